@@ -25,8 +25,10 @@ pub mod error;
 pub mod time;
 pub mod varint;
 
+pub mod cid;
 pub mod crypto;
 pub mod packet;
+pub mod path;
 
 pub mod frame;
 pub mod range_set;

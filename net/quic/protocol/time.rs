@@ -67,9 +67,18 @@ mod tests {
         let t = Instant::from_nanos(10);
         assert_eq!(t + Duration::from_nanos(5), Instant::from_nanos(15));
         assert_eq!(t - Duration::from_secs(1), Instant::ZERO);
-        assert_eq!(Instant::from_nanos(u64::MAX) + Duration::MAX, Instant::from_nanos(u64::MAX));
-        assert_eq!(t.saturating_duration_since(Instant::from_nanos(20)), Duration::ZERO);
+        assert_eq!(
+            Instant::from_nanos(u64::MAX) + Duration::MAX,
+            Instant::from_nanos(u64::MAX)
+        );
+        assert_eq!(
+            t.saturating_duration_since(Instant::from_nanos(20)),
+            Duration::ZERO
+        );
         assert_eq!(t.checked_duration_since(Instant::from_nanos(20)), None);
-        assert_eq!(t.checked_duration_since(Instant::from_nanos(4)), Some(Duration::from_nanos(6)));
+        assert_eq!(
+            t.checked_duration_since(Instant::from_nanos(4)),
+            Some(Duration::from_nanos(6))
+        );
     }
 }

@@ -156,7 +156,10 @@ mod tests {
 
     /// RFC 9000 Appendix A.1: encoding and the value it decodes to.
     const VECTORS: [(&[u8], u64); 4] = [
-        (&[0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c], 151_288_809_941_952_652),
+        (
+            &[0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c],
+            151_288_809_941_952_652,
+        ),
         (&[0x9d, 0x7f, 0x3e, 0x7d], 494_878_333),
         (&[0x7b, 0xbd], 15_293),
         (&[0x25], 37),
@@ -190,7 +193,16 @@ mod tests {
 
     #[test]
     fn boundaries_round_trip() {
-        let edges = [0, 63, 64, 16_383, 16_384, (1 << 30) - 1, 1 << 30, VarInt::MAX.0];
+        let edges = [
+            0,
+            63,
+            64,
+            16_383,
+            16_384,
+            (1 << 30) - 1,
+            1 << 30,
+            VarInt::MAX.0,
+        ];
         for v in edges {
             let mut buf = [0u8; 8];
             let mut w = Writer::new(&mut buf);
