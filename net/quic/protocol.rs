@@ -34,5 +34,6 @@ pub mod frame;
 pub mod range_set;
 pub mod transport_params;
 
+pub mod ack;
 pub mod recovery;
 pub mod stream;
