@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `IPPROTO_QUIC` socket: system calls on a QUIC socket.
+//!
+//! One socket is one QUIC connection (or a listener). This file maps the
+//! socket calls onto the connection state; it holds no protocol logic.
+
+use crate::uapi;
+use kernel::{
+    net::{
+        addr::SocketAddr,
+        protocol::{InetProtocol, ProtoSock},
+        sock::{Sock, State},
+        sockopt::{GetValue, SetValue},
+    },
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+};
+
+/// `IPPROTO_QUIC`: not an IANA protocol number, a value above `IPPROTO_RAW`
+/// that selects QUIC at socket(2), like `IPPROTO_MPTCP`.
+pub(crate) const IPPROTO_QUIC: u16 = 261;
+
+/// `SOL_QUIC`: the socket-option and cmsg level.
+pub(crate) const SOL_QUIC: i32 = 288;
+
+/// The longest ALPN list accepted by `QUIC_SOCKOPT_ALPN` (a TLS ALPN
+/// extension body is at most 2^16 - 1 bytes; the socket API's users send a
+/// handful of short names).
+const ALPN_MAX: usize = 255;
+
+/// The QUIC protocol, as registered with the socket layer.
+pub(crate) struct Quic;
+
+/// Per-socket state.
+#[pin_data]
+pub(crate) struct QuicSock {
+    #[pin]
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// The address given to bind(2).
+    bound: Option<SocketAddr>,
+    /// The ALPN list, comma separated, as set with `QUIC_SOCKOPT_ALPN`.
+    alpn: KVec<u8>,
+    /// Enabled event types, one bit per `QUIC_EVENT_*`.
+    events: u32,
+}
+
+impl Quic {
+    /// Whether `addr`'s family fits a socket of `family`. An `AF_INET6`
+    /// socket takes IPv6 addresses (IPv4 peers as v4-mapped addresses).
+    fn check_family(sk: &Sock, addr: &SocketAddr) -> Result {
+        if addr.family() == sk.family() {
+            Ok(())
+        } else {
+            Err(EAFNOSUPPORT)
+        }
+    }
+}
+
+#[vtable]
+impl InetProtocol for Quic {
+    type Data = QuicSock;
+
+    const PROTOCOL: u16 = IPPROTO_QUIC;
+    const NAME: &'static CStr = c"QUIC";
+    const NAME6: &'static CStr = c"QUICv6";
+
+    fn init(_sk: &Sock) -> impl PinInit<QuicSock, Error> {
+        try_pin_init!(QuicSock {
+            inner <- new_mutex!(Inner::default()),
+        })
+    }
+
+    fn bind(sk: &ProtoSock<Self>, addr: &SocketAddr) -> Result {
+        Self::check_family(sk, addr)?;
+        let mut inner = sk.data().inner.lock();
+        // The socket API draft: "After the first bind() call, all subsequent
+        // calls will return an error."
+        if inner.bound.is_some() {
+            return Err(EINVAL);
+        }
+        sk.set_local_addr(addr);
+        inner.bound = Some(*addr);
+        Ok(())
+    }
+
+    fn listen(sk: &ProtoSock<Self>, _backlog: i32) -> Result {
+        let inner = sk.data().inner.lock();
+        if inner.bound.is_none() {
+            return Err(EINVAL);
+        }
+        sk.set_state(State::Listen);
+        Ok(())
+    }
+
+    fn setsockopt(sk: &ProtoSock<Self>, level: i32, name: i32, val: &SetValue) -> Result {
+        if level != SOL_QUIC {
+            return Err(ENOPROTOOPT);
+        }
+        let mut inner = sk.data().inner.lock();
+        match name as u32 {
+            uapi::QUIC_SOCKOPT_EVENT => {
+                let [ty, on] = val.read_array::<2>()?;
+                if ty == 0 || u32::from(ty) >= uapi::quic_event_type_QUIC_EVENT_MAX || on > 1 {
+                    return Err(EINVAL);
+                }
+                if on == 1 {
+                    inner.events |= 1 << ty;
+                } else {
+                    inner.events &= !(1 << ty);
+                }
+                Ok(())
+            }
+            uapi::QUIC_SOCKOPT_ALPN => {
+                if sk.state() == State::Listen as u8 {
+                    return Err(EINVAL);
+                }
+                inner.alpn = val.read_vec(ALPN_MAX, GFP_KERNEL)?;
+                Ok(())
+            }
+            n if n <= uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => Err(EOPNOTSUPP),
+            _ => Err(ENOPROTOOPT),
+        }
+    }
+
+    fn getsockopt(sk: &ProtoSock<Self>, level: i32, name: i32, val: &mut GetValue<'_>) -> Result {
+        if level != SOL_QUIC {
+            return Err(ENOPROTOOPT);
+        }
+        let inner = sk.data().inner.lock();
+        match name as u32 {
+            uapi::QUIC_SOCKOPT_EVENT => {
+                let mut opt = [0u8; 2];
+                val.read_input(&mut opt)?;
+                let ty = opt[0];
+                if ty == 0 || u32::from(ty) >= uapi::quic_event_type_QUIC_EVENT_MAX {
+                    return Err(EINVAL);
+                }
+                opt[1] = u8::from(inner.events & (1 << ty) != 0);
+                val.write(&opt)
+            }
+            uapi::QUIC_SOCKOPT_ALPN => val.write(&inner.alpn),
+            n if n <= uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => Err(EOPNOTSUPP),
+            _ => Err(ENOPROTOOPT),
+        }
+    }
+}
