@@ -436,6 +436,31 @@ pub(crate) fn prefixed_size(len: usize) -> usize {
     usize_varint_size(len).saturating_add(len)
 }
 
+/// The largest number of data bytes that fit in `room` after a frame
+/// header of `header` bytes, with or without a varint Length field, up to
+/// `available`. `None` if the header alone does not fit.
+pub(crate) fn fit_data(
+    header: usize,
+    available: usize,
+    room: usize,
+    has_length: bool,
+) -> Option<usize> {
+    if !has_length {
+        return Some(available.min(room.checked_sub(header)?));
+    }
+    // For each size of the Length field, the most data it can describe and
+    // that fits after it; the best of the four wins. (A longer field can
+    // lose: 16383 bytes behind a 2-byte length beat 16382 behind 4 bytes.)
+    let max_8 = usize::try_from(VarInt::MAX.into_inner()).unwrap_or(usize::MAX);
+    [(1, 63), (2, 16_383), (4, (1 << 30) - 1), (8, max_8)]
+        .into_iter()
+        .filter_map(|(len_size, max_len)| {
+            let max = room.checked_sub(header.saturating_add(len_size))?;
+            Some(available.min(max).min(max_len))
+        })
+        .max()
+}
+
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_frame))]
 mod tests {

@@ -10,9 +10,7 @@
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::codec::{BufferTooShort, Reader, Writer};
 use crate::protocol::error::TransportError;
-use crate::protocol::frame::{
-    prefixed_size, put_type, usize_varint_size, FrameType, RESET_TOKEN_LEN,
-};
+use crate::protocol::frame::{fit_data, prefixed_size, put_type, FrameType, RESET_TOKEN_LEN};
 use crate::protocol::varint::VarInt;
 
 /// A NEW_CONNECTION_ID frame.
@@ -154,15 +152,7 @@ impl<'a> ConnectionClose<'a> {
     /// boundary, so that the frame fits `room` bytes. `None` if even an
     /// empty reason does not fit.
     pub fn truncated_to(self, room: usize) -> Option<Self> {
-        let header = self.header_size();
-        let mut cut = self.reason.len();
-        while header
-            .saturating_add(usize_varint_size(cut))
-            .saturating_add(cut)
-            > room
-        {
-            cut = cut.checked_sub(1)?;
-        }
+        let mut cut = fit_data(self.header_size(), self.reason.len(), room, true)?;
         // Do not split a multi-byte character: back off continuation bytes.
         while cut > 0 && self.reason.get(cut).is_some_and(|b| b & 0xc0 == 0x80) {
             cut -= 1;

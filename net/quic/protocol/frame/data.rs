@@ -11,7 +11,7 @@
 
 use crate::protocol::codec::{BufferTooShort, Reader, Writer};
 use crate::protocol::error::TransportError;
-use crate::protocol::frame::{prefixed_size, put_type, usize_varint_size, FrameType};
+use crate::protocol::frame::{fit_data, prefixed_size, put_type, FrameType};
 use crate::protocol::varint::VarInt;
 
 /// What fits of a STREAM, CRYPTO or DATAGRAM frame in the room left.
@@ -22,25 +22,6 @@ pub struct Fit {
     /// Whether the frame needs a Length field; without one it must be the
     /// last frame of the packet.
     pub has_length: bool,
-}
-
-/// The largest number of data bytes that fit in `room` after a frame
-/// header of `header` bytes, with or without a varint Length field, up to
-/// `available`. `None` if the header alone does not fit.
-fn fit_data(header: usize, available: usize, room: usize, has_length: bool) -> Option<usize> {
-    if !has_length {
-        return Some(available.min(room.checked_sub(header)?));
-    }
-    // The Length field grows with the data: try the shortest field first,
-    // which leaves the most room.
-    for len_size in [1, 2, 4, 8] {
-        let max = room.checked_sub(header.saturating_add(len_size))?;
-        let n = available.min(max);
-        if usize_varint_size(n) <= len_size {
-            return Some(n);
-        }
-    }
-    None
 }
 
 /// How many bytes may follow `offset` before a stream ends past 2^62 - 1.
@@ -543,5 +524,10 @@ mod tests {
             }
         }
         assert_eq!(CryptoFrame::fit(VarInt::ZERO, 0, 100), None);
+        // A 2-byte Length field carrying 16383 bytes beats a 4-byte one.
+        let offset = VarInt::from_u32((1 << 30) - 1);
+        assert_eq!(CryptoFrame::fit(offset, 20_000, 16_391), Some(16_383));
+        assert_eq!(CryptoFrame::fit(offset, 20_000, 16_392), Some(16_383));
+        assert_eq!(CryptoFrame::fit(offset, 20_000, 16_393), Some(16_384));
     }
 }
