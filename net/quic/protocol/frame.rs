@@ -33,7 +33,7 @@ pub mod data;
 pub mod decode;
 pub mod rules;
 
-pub use ack::{AckEncoder, AckFrame, AckRanges, EcnCounts};
+pub use ack::{ack_delay_field, AckEncoder, AckFrame, AckRanges, EcnCounts};
 pub use control::{ConnectionClose, NewConnectionId};
 pub use data::{CryptoFrame, DatagramFrame, Fit, StreamFrame};
 pub use decode::Frames;

@@ -232,6 +232,17 @@ impl Iterator for AckRanges<'_> {
     }
 }
 
+/// The ACK Delay field for `delay`: microseconds scaled down by the local
+/// ack_delay_exponent (RFC 9000 §19.3), saturating at [`VarInt::MAX`].
+pub fn ack_delay_field(delay: Duration, ack_delay_exponent: u8) -> VarInt {
+    let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+    VarInt::saturating(
+        micros
+            .checked_shr(u32::from(ack_delay_exponent))
+            .unwrap_or(0),
+    )
+}
+
 /// Writes an ACK frame from a [`RangeSet`] of received packet numbers.
 ///
 /// The frame carries the highest ranges of the set: all of them, or fewer
@@ -262,18 +273,19 @@ impl<'s> AckEncoder<'s> {
         max_ranges: usize,
         room: usize,
     ) -> Option<Self> {
-        let mut ranges = set.iter().rev();
-        let first = ranges.next()?;
-        let largest = VarInt::from_u64(first.end.checked_sub(1)?).ok()?;
         if max_ranges == 0 {
             return None;
         }
+        let mut ranges = set.iter().rev();
+        let first = ranges.next()?;
+        let largest = VarInt::from_u64(first.end.checked_sub(1)?).ok()?;
         let first_range = VarInt::from_u64(largest.into_inner() - first.start).ok()?;
         let fixed = 1
             + largest.size()
             + delay.size()
             + first_range.size()
             + ecn.map_or(0, |e| e.encoded_size());
+        // One range: the ACK Range Count is 0, a single byte.
         let mut size = fixed + 1;
         if size > room {
             return None;
@@ -281,6 +293,8 @@ impl<'s> AckEncoder<'s> {
         let mut count = 1;
         let mut pairs = 0;
         let mut smallest = first.start;
+        // The ranges sent are the highest ones: stop at the first that does
+        // not fit.
         for range in ranges {
             if count == max_ranges {
                 break;
@@ -348,6 +362,7 @@ impl<'s> AckEncoder<'s> {
         w.put_varint(VarInt::saturating(largest - first.start))?;
         let mut smallest = first.start;
         for range in ranges {
+            // `new` computed every pair already; this cannot fail.
             let (gap, len) = pair_for(smallest, &range).ok_or(BufferTooShort)?;
             w.put_varint(gap)?;
             w.put_varint(len)?;
@@ -492,6 +507,19 @@ mod tests {
             ack.map(|a| a.delay(0)),
             Some(Duration::from_micros((1 << 62) - 1))
         );
+    }
+
+    #[test]
+    fn delay_field_scaling() {
+        let d = Duration::from_micros(1000);
+        assert_eq!(ack_delay_field(d, 3), VarInt::from_u32(125));
+        assert_eq!(ack_delay_field(d, 0), VarInt::from_u32(1000));
+        assert_eq!(ack_delay_field(Duration::MAX, 0), VarInt::MAX);
+        assert_eq!(ack_delay_field(d, 64), VarInt::ZERO);
+        // Encoding then decoding loses only the low bits.
+        let bytes = [0x02, 0, 0x40, 125, 0, 0];
+        let ack = ack_of(decode(&bytes));
+        assert_eq!(ack.map(|a| a.delay(3)), Some(d));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct GreaseParameter {
 }
 
 impl GreaseParameter {
-    /// The longest value generated.
+    /// Room for the value; generated values take 0 to 15 bytes.
     pub const MAX_LEN: usize = 16;
 
     /// A reserved parameter drawn from `random`, which the caller takes from
