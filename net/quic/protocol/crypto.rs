@@ -516,8 +516,14 @@ mod tests {
         assert_eq!(CipherSuite::Aes256GcmSha384.hash().output_len(), 48);
         assert_eq!(CipherSuite::ChaCha20Poly1305Sha256.key_len(), 32);
         assert_eq!(CipherSuite::Aes128CcmSha256.key_len(), 16);
-        assert_eq!(CipherSuite::Aes128GcmSha256.confidentiality_limit(), 1 << 23);
-        assert_eq!(CipherSuite::ChaCha20Poly1305Sha256.integrity_limit(), 1 << 36);
+        assert_eq!(
+            CipherSuite::Aes128GcmSha256.confidentiality_limit(),
+            1 << 23
+        );
+        assert_eq!(
+            CipherSuite::ChaCha20Poly1305Sha256.integrity_limit(),
+            1 << 36
+        );
     }
 
     #[test]
@@ -565,7 +571,9 @@ mod tests {
             Some(TransportErrorCode::KEY_UPDATE_ERROR)
         );
         assert_eq!(
-            CryptoError::AeadLimitReached.transport_error().map(|e| e.code),
+            CryptoError::AeadLimitReached
+                .transport_error()
+                .map(|e| e.code),
             Some(TransportErrorCode::AEAD_LIMIT_REACHED)
         );
     }

@@ -179,7 +179,10 @@ mod tests {
             PacketError::Crypto(CryptoError::AuthenticationFailed).transport_error(),
             None
         );
-        assert_eq!(PacketError::from(DecodeError::Invalid), PacketError::Malformed);
+        assert_eq!(
+            PacketError::from(DecodeError::Invalid),
+            PacketError::Malformed
+        );
     }
 
     #[test]

@@ -230,7 +230,10 @@ impl<P: Provider> OneRttKeys<P> {
     /// Records the largest packet number the peer acknowledged in the
     /// application data space.
     pub fn on_ack_received(&mut self, largest_acked: u64) {
-        if self.first_sent_pn.is_some_and(|first| largest_acked >= first) {
+        if self
+            .first_sent_pn
+            .is_some_and(|first| largest_acked >= first)
+        {
             self.phase_acked = true;
         }
     }
@@ -274,7 +277,10 @@ impl<P: Provider> OneRttKeys<P> {
 
     /// Discards the previous receive keys if their time has come.
     pub fn on_timeout(&mut self, now: Instant, pto: Duration) {
-        if self.previous_keys_discard_time(pto).is_some_and(|t| now >= t) {
+        if self
+            .previous_keys_discard_time(pto)
+            .is_some_and(|t| now >= t)
+        {
             self.discard_previous_keys();
         }
     }
@@ -327,7 +333,10 @@ mod tests {
 
     /// Seals a 4-byte payload with `from`'s keys; returns the wire image and
     /// the Key Phase bit it was sent with.
-    fn send(from: &mut OneRttKeys<NullProvider>, pn: u64) -> Result<([u8; 4 + TAG_LEN], bool), CryptoError> {
+    fn send(
+        from: &mut OneRttKeys<NullProvider>,
+        pn: u64,
+    ) -> Result<([u8; 4 + TAG_LEN], bool), CryptoError> {
         let mut buf = [0u8; 4 + TAG_LEN];
         buf[..4].copy_from_slice(&pn.to_be_bytes()[4..]);
         let phase = from.key_phase();
@@ -341,12 +350,22 @@ mod tests {
         pn: u64,
         (mut buf, phase): ([u8; 4 + TAG_LEN], bool),
     ) -> Result<usize, CryptoError> {
-        to.open(&NullProvider, Instant::from_nanos(now), pn, phase, &[u8::from(phase)], &mut buf)
+        to.open(
+            &NullProvider,
+            Instant::from_nanos(now),
+            pn,
+            phase,
+            &[u8::from(phase)],
+            &mut buf,
+        )
     }
 
     /// The client sends packet 0 and the server acknowledges it in its
     /// packet 0, which permits the client's first update.
-    fn exchange(c: &mut OneRttKeys<NullProvider>, s: &mut OneRttKeys<NullProvider>) -> Result<(), CryptoError> {
+    fn exchange(
+        c: &mut OneRttKeys<NullProvider>,
+        s: &mut OneRttKeys<NullProvider>,
+    ) -> Result<(), CryptoError> {
         let p = send(c, 0)?;
         assert_eq!(recv(s, 0, 0, p), Ok(4));
         let p = send(s, 0)?;
@@ -359,7 +378,10 @@ mod tests {
         let (mut c, mut s) = pair()?;
         exchange(&mut c, &mut s)?;
         // Not before the handshake is confirmed and a packet acknowledged.
-        assert_eq!(c.initiate_update(&NullProvider), Err(CryptoError::KeyUpdateNotPermitted));
+        assert_eq!(
+            c.initiate_update(&NullProvider),
+            Err(CryptoError::KeyUpdateNotPermitted)
+        );
         c.on_handshake_confirmed();
         assert!(!c.can_initiate_update());
         c.on_ack_received(0);
@@ -405,7 +427,10 @@ mod tests {
         // next keys and fails authentication.
         c.discard_previous_keys();
         let old = send(&mut s, 4)?;
-        assert_eq!(recv(&mut c, 2, 4, old), Err(CryptoError::AuthenticationFailed));
+        assert_eq!(
+            recv(&mut c, 2, 4, old),
+            Err(CryptoError::AuthenticationFailed)
+        );
         Ok(())
     }
 
@@ -446,7 +471,10 @@ mod tests {
     fn flipped_phase_forgery_is_cheap_and_harmless() -> Result<(), CryptoError> {
         let (mut c, mut s) = pair()?;
         let (buf, phase) = send(&mut c, 0)?;
-        assert_eq!(recv(&mut s, 0, 0, (buf, !phase)), Err(CryptoError::AuthenticationFailed));
+        assert_eq!(
+            recv(&mut s, 0, 0, (buf, !phase)),
+            Err(CryptoError::AuthenticationFailed)
+        );
         assert!(!s.key_phase());
         assert_eq!(recv(&mut s, 0, 0, (buf, phase)), Ok(4));
         Ok(())

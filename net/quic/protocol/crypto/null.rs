@@ -135,7 +135,10 @@ impl Provider for NullProvider {
         if key.len() != suite.key_len() {
             return Err(CryptoError::InvalidKeyLength);
         }
-        Ok(NullPacketKey::new(suite, fnv(fnv(FNV_OFFSET, key), iv.as_bytes())))
+        Ok(NullPacketKey::new(
+            suite,
+            fnv(fnv(FNV_OFFSET, key), iv.as_bytes()),
+        ))
     }
 
     fn header_key(&self, suite: CipherSuite, key: &[u8]) -> Result<NullHeaderKey, CryptoError> {
@@ -196,15 +199,27 @@ mod tests {
         assert_eq!(&copy[..5], b"hello");
         // Wrong packet number, header, key or a flipped bit: rejected.
         let mut copy = buf;
-        assert_eq!(key.open(10, b"hdr", &mut copy), Err(CryptoError::AuthenticationFailed));
+        assert_eq!(
+            key.open(10, b"hdr", &mut copy),
+            Err(CryptoError::AuthenticationFailed)
+        );
         let mut copy = buf;
-        assert_eq!(key.open(9, b"hdx", &mut copy), Err(CryptoError::AuthenticationFailed));
+        assert_eq!(
+            key.open(9, b"hdx", &mut copy),
+            Err(CryptoError::AuthenticationFailed)
+        );
         let other = NullProvider.packet_key(SUITE, &[3; 16], Iv::new([2; 12]))?;
         let mut copy = buf;
-        assert_eq!(other.open(9, b"hdr", &mut copy), Err(CryptoError::AuthenticationFailed));
+        assert_eq!(
+            other.open(9, b"hdr", &mut copy),
+            Err(CryptoError::AuthenticationFailed)
+        );
         let mut copy = buf;
         copy[2] ^= 1;
-        assert_eq!(key.open(9, b"hdr", &mut copy), Err(CryptoError::AuthenticationFailed));
+        assert_eq!(
+            key.open(9, b"hdr", &mut copy),
+            Err(CryptoError::AuthenticationFailed)
+        );
         Ok(())
     }
 
@@ -215,7 +230,9 @@ mod tests {
         assert_eq!(key.seal(0, &[], &mut buf), Err(CryptoError::BufferTooShort));
         assert_eq!(key.open(0, &[], &mut buf), Err(CryptoError::BufferTooShort));
         assert_eq!(
-            NullProvider.packet_key(SUITE, &[1; 15], Iv::new([2; 12])).err(),
+            NullProvider
+                .packet_key(SUITE, &[1; 15], Iv::new([2; 12]))
+                .err(),
             Some(CryptoError::InvalidKeyLength)
         );
         let hp = NullProvider.header_key(SUITE, &[1; 16])?;

@@ -128,7 +128,10 @@ mod tests {
         let mut packet = [0u8; 13 + RETRY_TAG_LEN];
         packet[..13].copy_from_slice(retry);
         packet[13..].copy_from_slice(&tag);
-        assert_eq!(verify_integrity_tag(&NullProvider, Version::V1, &[1, 2, 3], &packet), Ok(()));
+        assert_eq!(
+            verify_integrity_tag(&NullProvider, Version::V1, &[1, 2, 3], &packet),
+            Ok(())
+        );
         // The ODCID is covered, and the version selects the key.
         assert_eq!(
             verify_integrity_tag(&NullProvider, Version::V1, &[1, 2, 4], &packet),

@@ -317,10 +317,24 @@ mod tests {
     fn versions_and_suites() -> Result<(), CryptoError> {
         let s256 = Secret::new(HashAlgorithm::Sha256, &[3; 32])?;
         let s384 = Secret::new(HashAlgorithm::Sha384, &[3; 48])?;
-        assert_eq!(Labels::for_version(Version(0x1a2a3a4a)).err(), Some(CryptoError::UnsupportedVersion));
+        assert_eq!(
+            Labels::for_version(Version(0x1a2a3a4a)).err(),
+            Some(CryptoError::UnsupportedVersion)
+        );
         // A SHA-256 secret cannot key a SHA-384 suite.
-        assert!(packet_key(&NullProvider, Version::V1, CipherSuite::Aes256GcmSha384, &s256).is_err());
-        let k = packet_key(&NullProvider, Version::V2, CipherSuite::Aes256GcmSha384, &s384)?;
+        assert!(packet_key(
+            &NullProvider,
+            Version::V1,
+            CipherSuite::Aes256GcmSha384,
+            &s256
+        )
+        .is_err());
+        let k = packet_key(
+            &NullProvider,
+            Version::V2,
+            CipherSuite::Aes256GcmSha384,
+            &s384,
+        )?;
         assert_eq!(k.suite(), CipherSuite::Aes256GcmSha384);
         let next = next_secret(&NullProvider, Version::V1, &s384)?;
         assert_eq!(next.as_bytes().len(), 48);

@@ -87,7 +87,12 @@ mod tests {
     }
 
     /// Appends a sealed packet to `w`: long of `ty`, or short if `None`.
-    fn put(w: &mut Writer<'_>, ty: Option<LongType>, dcid: ConnectionId, payload: usize) -> Result<(), PacketError> {
+    fn put(
+        w: &mut Writer<'_>,
+        ty: Option<LongType>,
+        dcid: ConnectionId,
+        payload: usize,
+    ) -> Result<(), PacketError> {
         let pk = NullPacketKey::new(CipherSuite::Aes128GcmSha256, 1);
         let hk = NullHeaderKey::new(1);
         let start = w.len();
@@ -115,7 +120,10 @@ mod tests {
         };
         w.reserve(payload + TAG_LEN)?.fill(1);
         let end = w.len();
-        let packet = w.written_mut().get_mut(start..end).ok_or(PacketError::InvalidInput)?;
+        let packet = w
+            .written_mut()
+            .get_mut(start..end)
+            .ok_or(PacketError::InvalidInput)?;
         seal(packet, &layout, &pk, &hk)
     }
 
@@ -139,7 +147,12 @@ mod tests {
         }
         assert_eq!(
             kinds,
-            [Some(PacketKind::Initial), Some(PacketKind::Handshake), None, Some(PacketKind::OneRtt)]
+            [
+                Some(PacketKind::Initial),
+                Some(PacketKind::Handshake),
+                None,
+                Some(PacketKind::OneRtt)
+            ]
         );
         assert_eq!(errors, 1);
         Ok(())

@@ -98,7 +98,11 @@ impl Packet<'_> {
 
 /// Where a packet ends and its pieces are, found by [`scan`].
 enum Scanned {
-    Protected { info: HeaderInfo, pn_offset: usize, end: usize },
+    Protected {
+        info: HeaderInfo,
+        pn_offset: usize,
+        end: usize,
+    },
     Retry,
     VersionNegotiation,
     Unsupported,
@@ -148,7 +152,8 @@ fn scan(datagram: &[u8], params: &DecodeParams) -> Result<Scanned, PacketError> 
         LongType::ZeroRtt => PacketKind::ZeroRtt,
         _ => PacketKind::Handshake,
     };
-    let length = usize::try_from(r.read_varint()?.into_inner()).map_err(|_| PacketError::Malformed)?;
+    let length =
+        usize::try_from(r.read_varint()?.into_inner()).map_err(|_| PacketError::Malformed)?;
     let pn_offset = total - r.remaining();
     //= https://www.rfc-editor.org/rfc/rfc9000#section-17.2
     //# Length:  This is the length of the remainder of the packet (that is,
@@ -183,9 +188,9 @@ pub fn decode<'a>(
     };
     let (packet, rest) = datagram.split_at_mut(end);
     let packet = match scanned {
-        Scanned::Protected { info, pn_offset, .. } => {
-            Packet::Protected(ProtectedPacket::new(info, pn_offset, packet))
-        }
+        Scanned::Protected {
+            info, pn_offset, ..
+        } => Packet::Protected(ProtectedPacket::new(info, pn_offset, packet)),
         Scanned::Retry => Packet::Retry(Retry::decode(packet, params.accept_cleared_fixed_bit)?),
         Scanned::VersionNegotiation => {
             Packet::VersionNegotiation(VersionNegotiation::decode(packet)?)
@@ -231,7 +236,11 @@ fn put_truncated_pn(w: &mut Writer<'_>, pn: u64, len: PacketNumberLen) -> Result
         return Err(PacketError::InvalidInput);
     }
     let bytes = len.truncate(pn).to_be_bytes();
-    w.put_bytes(bytes.get(4 - len.bytes()..).ok_or(PacketError::InvalidInput)?)?;
+    w.put_bytes(
+        bytes
+            .get(4 - len.bytes()..)
+            .ok_or(PacketError::InvalidInput)?,
+    )?;
     Ok(())
 }
 
@@ -287,7 +296,11 @@ impl LongHeader<'_> {
         }
         let prefix = self.prefix_len();
         let room = w.remaining().saturating_sub(prefix);
-        let length_size = if room.saturating_sub(2) <= TWO_BYTE_VARINT_MAX { 2 } else { 4 };
+        let length_size = if room.saturating_sub(2) <= TWO_BYTE_VARINT_MAX {
+            2
+        } else {
+            4
+        };
         if prefix + length_size + self.pn_len.bytes() > w.remaining() {
             return Err(PacketError::BufferTooShort);
         }
@@ -403,8 +416,8 @@ mod tests {
         assert_eq!(layout.header_len(), 22);
         assert_eq!(layout.length_field, Some((16, 2)));
         let expect = [
-            0xc3, 0, 0, 0, 1, 8, 0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08, 0, 0, 0x40, 0,
-            0, 0, 0, 2,
+            0xc3, 0, 0, 0, 1, 8, 0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08, 0, 0, 0x40, 0, 0,
+            0, 0, 2,
         ];
         assert_eq!(w.written(), &expect);
         // RFC 9369 A.2: the same header in version 2 starts with 0xd3.
@@ -420,7 +433,10 @@ mod tests {
         for version in Version::SUPPORTED {
             for ty in [LongType::Initial, LongType::ZeroRtt, LongType::Handshake] {
                 let token: &[u8] = if ty == LongType::Initial { b"tok" } else { b"" };
-                let h = LongHeader { ty, ..initial(version, token) };
+                let h = LongHeader {
+                    ty,
+                    ..initial(version, token)
+                };
                 let mut buf = [0u8; 100];
                 let mut w = Writer::new(&mut buf);
                 let layout = h.encode(&mut w)?;
@@ -488,7 +504,10 @@ mod tests {
         assert!(decode(&mut short, &grease).is_ok());
         // Handshake, v1, fixed bit cleared.
         let mut long = [0xa0u8, 0, 0, 0, 1, 0, 0, 1, 0];
-        assert_eq!(decode(&mut long, &PARAMS).err(), Some(PacketError::FixedBitCleared));
+        assert_eq!(
+            decode(&mut long, &PARAMS).err(),
+            Some(PacketError::FixedBitCleared)
+        );
         assert!(decode(&mut long, &grease).is_ok());
     }
 
@@ -499,19 +518,31 @@ mod tests {
             ty: LongType::Retry,
             ..initial(Version::V1, &[])
         };
-        assert_eq!(h.encode(&mut Writer::new(&mut buf)), Err(PacketError::InvalidInput));
+        assert_eq!(
+            h.encode(&mut Writer::new(&mut buf)),
+            Err(PacketError::InvalidInput)
+        );
         let h = LongHeader {
             ty: LongType::Handshake,
             ..initial(Version::V1, b"x")
         };
-        assert_eq!(h.encode(&mut Writer::new(&mut buf)), Err(PacketError::InvalidInput));
+        assert_eq!(
+            h.encode(&mut Writer::new(&mut buf)),
+            Err(PacketError::InvalidInput)
+        );
         let h = initial(Version(0x1a1a1a1a), &[]);
-        assert_eq!(h.encode(&mut Writer::new(&mut buf)), Err(PacketError::InvalidInput));
+        assert_eq!(
+            h.encode(&mut Writer::new(&mut buf)),
+            Err(PacketError::InvalidInput)
+        );
         let h = LongHeader {
             pn: 1 << 62,
             ..initial(Version::V1, &[])
         };
-        assert_eq!(h.encode(&mut Writer::new(&mut buf)), Err(PacketError::InvalidInput));
+        assert_eq!(
+            h.encode(&mut Writer::new(&mut buf)),
+            Err(PacketError::InvalidInput)
+        );
         let h = initial(Version::V1, &[]);
         assert_eq!(
             h.encode(&mut Writer::new(&mut buf[..20])),
@@ -543,9 +574,15 @@ mod tests {
         }
         // A Length beyond the datagram, and a CID longer than 20 bytes.
         let mut long = [0xc0u8, 0, 0, 0, 1, 0, 0, 0, 0x10, 0];
-        assert_eq!(decode(&mut long, &PARAMS).err(), Some(PacketError::Malformed));
+        assert_eq!(
+            decode(&mut long, &PARAMS).err(),
+            Some(PacketError::Malformed)
+        );
         let mut long = [0xe0u8, 0, 0, 0, 1, 21, 0, 0];
-        assert_eq!(decode(&mut long, &PARAMS).err(), Some(PacketError::Malformed));
+        assert_eq!(
+            decode(&mut long, &PARAMS).err(),
+            Some(PacketError::Malformed)
+        );
     }
 
     #[test]

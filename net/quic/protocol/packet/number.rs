@@ -146,8 +146,14 @@ mod tests {
         assert_eq!(PacketNumberLen::One.decode(Some(0x100), 0xff), 0xff);
         // Near the top of the packet number space nothing overflows.
         let top = MAX_PACKET_NUMBER;
-        assert_eq!(PacketNumberLen::Four.decode(Some(top), PacketNumberLen::Four.truncate(top)), top);
-        assert_eq!(PacketNumberLen::One.decode(Some(u64::MAX), 0), 0xffff_ffff_ffff_ff00);
+        assert_eq!(
+            PacketNumberLen::Four.decode(Some(top), PacketNumberLen::Four.truncate(top)),
+            top
+        );
+        assert_eq!(
+            PacketNumberLen::One.decode(Some(u64::MAX), 0),
+            0xffff_ffff_ffff_ff00
+        );
     }
 
     #[test]

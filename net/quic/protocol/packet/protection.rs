@@ -243,7 +243,10 @@ impl<'a> EncryptedPacket<'a> {
     }
 
     /// Decrypts the payload with `key`.
-    pub fn decrypt<K: PacketKey + ?Sized>(self, key: &K) -> Result<CleartextPacket<'a>, PacketError> {
+    pub fn decrypt<K: PacketKey + ?Sized>(
+        self,
+        key: &K,
+    ) -> Result<CleartextPacket<'a>, PacketError> {
         self.decrypt_with(|pn, _, header, payload| key.open(pn, header, payload))
     }
 
@@ -380,7 +383,12 @@ mod tests {
     }
 
     /// Writes a 1-RTT packet carrying `payload`; returns its length.
-    fn short_packet(buf: &mut [u8], pn: u64, pn_len: PacketNumberLen, payload: &[u8]) -> Result<usize, PacketError> {
+    fn short_packet(
+        buf: &mut [u8],
+        pn: u64,
+        pn_len: PacketNumberLen,
+        payload: &[u8],
+    ) -> Result<usize, PacketError> {
         let (pk, hk) = keys(1);
         let mut w = Writer::new(buf);
         let layout = ShortHeader {
@@ -473,7 +481,9 @@ mod tests {
             return Err(PacketError::Malformed);
         };
         assert_eq!(
-            p.remove_header_protection(&hk, None)?.decrypt(&other_pk).err(),
+            p.remove_header_protection(&hk, None)?
+                .decrypt(&other_pk)
+                .err(),
             Some(PacketError::Crypto(CryptoError::AuthenticationFailed))
         );
         Ok(())
@@ -498,7 +508,10 @@ mod tests {
         w.put_bytes(&[1, 0])?;
         w.reserve(TAG_LEN)?;
         let len = w.len();
-        assert_eq!(seal(&mut buf[..len], &layout, &pk, &hk), Err(PacketError::TooShort));
+        assert_eq!(
+            seal(&mut buf[..len], &layout, &pk, &hk),
+            Err(PacketError::TooShort)
+        );
         // Receiving a packet that short is an error too, never a panic.
         for cut in 0..len {
             let mut copy = buf;
@@ -559,7 +572,9 @@ mod tests {
             let Ok((Packet::Protected(p), _)) = decode(&mut buf[..len], &PARAMS) else {
                 return Err(PacketError::Malformed);
             };
-            let c = p.remove_header_protection(&hk, Some(largest))?.decrypt(&pk)?;
+            let c = p
+                .remove_header_protection(&hk, Some(largest))?
+                .decrypt(&pk)?;
             assert_eq!(c.pn(), pn);
             assert_eq!(c.payload(), &payload[..payload_len]);
         }

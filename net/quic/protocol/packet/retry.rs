@@ -79,7 +79,11 @@ impl<'a> Retry<'a> {
 
     /// Verifies the integrity tag against `odcid`, the Destination
     /// Connection ID of the Initial packet the client sent.
-    pub fn verify<P: Provider>(&self, provider: &P, odcid: &ConnectionId) -> Result<(), PacketError> {
+    pub fn verify<P: Provider>(
+        &self,
+        provider: &P,
+        odcid: &ConnectionId,
+    ) -> Result<(), PacketError> {
         verify_integrity_tag(provider, self.version, odcid.as_slice(), self.packet)?;
         Ok(())
     }
@@ -148,7 +152,17 @@ mod tests {
         for version in Version::SUPPORTED {
             let mut buf = [0u8; 64];
             let mut w = Writer::new(&mut buf);
-            Retry::encode(&NullProvider, &mut w, version, &dcid, &scid, &odcid, b"token", 0xa, true)?;
+            Retry::encode(
+                &NullProvider,
+                &mut w,
+                version,
+                &dcid,
+                &scid,
+                &odcid,
+                b"token",
+                0xa,
+                true,
+            )?;
             let n = w.len();
             assert_eq!(n, Retry::encoded_len(&dcid, &scid, b"token"));
             let retry = Retry::decode(&buf[..n], false)?;
@@ -171,26 +185,58 @@ mod tests {
         // No token, only a tag.
         let mut empty = [0u8; 7 + 16];
         empty[..7].copy_from_slice(&[0xf0, 0, 0, 0, 1, 0, 0]);
-        assert_eq!(Retry::decode(&empty, false).err(), Some(PacketError::Malformed));
+        assert_eq!(
+            Retry::decode(&empty, false).err(),
+            Some(PacketError::Malformed)
+        );
         // Truncated before the tag ends.
-        assert_eq!(Retry::decode(&empty[..20], false).err(), Some(PacketError::Malformed));
+        assert_eq!(
+            Retry::decode(&empty[..20], false).err(),
+            Some(PacketError::Malformed)
+        );
         // Not a Retry type in v1 (0xe0 is Handshake).
         let mut hs = empty;
         hs[0] = 0xe0;
-        assert_eq!(Retry::decode(&hs, false).err(), Some(PacketError::Malformed));
+        assert_eq!(
+            Retry::decode(&hs, false).err(),
+            Some(PacketError::Malformed)
+        );
         // Fixed bit cleared.
         let mut cleared = [0u8; 8 + 16];
         cleared[..8].copy_from_slice(&[0xb0, 0, 0, 0, 1, 0, 0, 9]);
-        assert_eq!(Retry::decode(&cleared, false).err(), Some(PacketError::FixedBitCleared));
+        assert_eq!(
+            Retry::decode(&cleared, false).err(),
+            Some(PacketError::FixedBitCleared)
+        );
         assert!(Retry::decode(&cleared, true).is_ok());
         let mut buf = [0u8; 64];
         let c = cid(&[1]);
         assert_eq!(
-            Retry::encode(&NullProvider, &mut Writer::new(&mut buf), Version::V1, &c, &c, &c, b"t", 0, true),
+            Retry::encode(
+                &NullProvider,
+                &mut Writer::new(&mut buf),
+                Version::V1,
+                &c,
+                &c,
+                &c,
+                b"t",
+                0,
+                true
+            ),
             Err(PacketError::InvalidInput)
         );
         assert_eq!(
-            Retry::encode(&NullProvider, &mut Writer::new(&mut buf), Version::V1, &c, &cid(&[2]), &c, b"", 0, true),
+            Retry::encode(
+                &NullProvider,
+                &mut Writer::new(&mut buf),
+                Version::V1,
+                &c,
+                &cid(&[2]),
+                &c,
+                b"",
+                0,
+                true
+            ),
             Err(PacketError::InvalidInput)
         );
     }

@@ -144,7 +144,10 @@ impl<'a> VersionNegotiation<'a> {
 }
 
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
-#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_packet_version_negotiation))]
+#[cfg_attr(
+    not(test),
+    kernel::macros::kunit_tests(quic_packet_version_negotiation)
+)]
 mod tests {
     use super::*;
 
@@ -160,7 +163,10 @@ mod tests {
         let mut buf = [0u8; 64];
         let mut w = Writer::new(&mut buf);
         VersionNegotiation::encode_response(&mut w, &invariant, &offered)?;
-        assert_eq!(w.len(), VersionNegotiation::encoded_len(&[4, 5], &[1, 2, 3], 3));
+        assert_eq!(
+            w.len(),
+            VersionNegotiation::encoded_len(&[4, 5], &[1, 2, 3], 3)
+        );
         assert_eq!(&w.written()[..12], &[0xc0, 0, 0, 0, 0, 2, 4, 5, 3, 1, 2, 3]);
         let n = w.len();
         let vn = VersionNegotiation::decode(&buf[..n])?;
@@ -182,7 +188,10 @@ mod tests {
             &[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 1],
             &[0x80, 0, 0, 0, 1, 0, 0],
         ] {
-            assert_eq!(VersionNegotiation::decode(bad).err(), Some(PacketError::Malformed));
+            assert_eq!(
+                VersionNegotiation::decode(bad).err(),
+                Some(PacketError::Malformed)
+            );
         }
         let mut buf = [0u8; 300];
         let long = [0u8; 256];
@@ -191,7 +200,13 @@ mod tests {
             Err(PacketError::InvalidInput)
         );
         assert_eq!(
-            VersionNegotiation::encode(&mut Writer::new(&mut buf[..10]), &[], &[], 0, &[Version::V1; 2]),
+            VersionNegotiation::encode(
+                &mut Writer::new(&mut buf[..10]),
+                &[],
+                &[],
+                0,
+                &[Version::V1; 2]
+            ),
             Err(PacketError::BufferTooShort)
         );
     }

@@ -112,7 +112,8 @@ impl core::fmt::Debug for HeaderProtection {
 
 impl HeaderKey for HeaderProtection {
     fn mask(&self, sample: &[u8]) -> Result<[u8; MASK_LEN], CryptoError> {
-        let sample: &[u8; SAMPLE_LEN] = sample.try_into().map_err(|_| CryptoError::BufferTooShort)?;
+        let sample: &[u8; SAMPLE_LEN] =
+            sample.try_into().map_err(|_| CryptoError::BufferTooShort)?;
         let mut mask = [0u8; MASK_LEN];
         match self {
             Self::Aes128(aes) => {
@@ -169,9 +170,9 @@ impl Provider for RustCrypto {
             CipherSuite::Aes256GcmSha384 => {
                 HeaderProtection::Aes256(Box::new(aes::Aes256::new_from_slice(key).map_err(bad)?))
             }
-            CipherSuite::ChaCha20Poly1305Sha256 => {
-                HeaderProtection::ChaCha20(key.try_into().map_err(|_| CryptoError::InvalidKeyLength)?)
-            }
+            CipherSuite::ChaCha20Poly1305Sha256 => HeaderProtection::ChaCha20(
+                key.try_into().map_err(|_| CryptoError::InvalidKeyLength)?,
+            ),
             CipherSuite::Aes128CcmSha256 => return Err(CryptoError::UnsupportedCipherSuite),
         })
     }
@@ -187,8 +188,12 @@ impl Provider for RustCrypto {
             return Err(CryptoError::BufferTooShort);
         }
         match hash {
-            HashAlgorithm::Sha256 => prk.copy_from_slice(&Hkdf::<Sha256>::extract(Some(salt), ikm).0),
-            HashAlgorithm::Sha384 => prk.copy_from_slice(&Hkdf::<Sha384>::extract(Some(salt), ikm).0),
+            HashAlgorithm::Sha256 => {
+                prk.copy_from_slice(&Hkdf::<Sha256>::extract(Some(salt), ikm).0)
+            }
+            HashAlgorithm::Sha384 => {
+                prk.copy_from_slice(&Hkdf::<Sha384>::extract(Some(salt), ikm).0)
+            }
         }
         Ok(())
     }
@@ -279,7 +284,10 @@ mod tests {
             assert_eq!(key.open(42, b"aad", &mut copy)?, 9);
             assert_eq!(&copy[..9], b"plaintext");
             let mut copy = buf;
-            assert_eq!(key.open(43, b"aad", &mut copy), Err(CryptoError::AuthenticationFailed));
+            assert_eq!(
+                key.open(43, b"aad", &mut copy),
+                Err(CryptoError::AuthenticationFailed)
+            );
             let hp = RustCrypto.header_key(suite, &[5u8; 32][..len])?;
             assert!(hp.mask(&[1; 16])? != hp.mask(&[2; 16])?);
             assert_eq!(hp.mask(&[1; 15]), Err(CryptoError::BufferTooShort));

@@ -8,9 +8,13 @@ use quic_host_crypto::{hex, RustCrypto};
 use quic_protocol::protocol::cid::ConnectionId;
 use quic_protocol::protocol::codec::Writer;
 use quic_protocol::protocol::crypto::initial::{initial_keys, InitialSecrets, SALT_V1, SALT_V2};
-use quic_protocol::protocol::crypto::schedule::{hkdf_expand_label, next_secret, DirectionalKeys, Labels};
+use quic_protocol::protocol::crypto::schedule::{
+    hkdf_expand_label, next_secret, DirectionalKeys, Labels,
+};
 use quic_protocol::protocol::crypto::{CipherSuite, HashAlgorithm, Iv, Provider, Secret, Side};
-use quic_protocol::protocol::packet::header::{decode, DecodeParams, LongHeader, Packet, ShortHeader};
+use quic_protocol::protocol::packet::header::{
+    decode, DecodeParams, LongHeader, Packet, ShortHeader,
+};
 use quic_protocol::protocol::packet::number::PacketNumberLen;
 use quic_protocol::protocol::packet::protection::seal;
 use quic_protocol::protocol::packet::retry::Retry;
@@ -80,7 +84,11 @@ fn expand(secret: &Secret, label: &[u8], len: usize) -> Vec<u8> {
 
 /// A.1: the Initial secrets and the keys derived from them.
 pub(crate) fn check_keys(v: &Vectors) {
-    let salt: &[u8] = if v.version == Version::V1 { &SALT_V1 } else { &SALT_V2 };
+    let salt: &[u8] = if v.version == Version::V1 {
+        &SALT_V1
+    } else {
+        &SALT_V2
+    };
     let mut initial = [0u8; 32];
     RustCrypto
         .hkdf_extract(HashAlgorithm::Sha256, salt, &hex(ODCID), &mut initial)
@@ -116,7 +124,12 @@ fn seal_long(header: &LongHeader<'_>, payload: &[u8], side: Side) -> Vec<u8> {
 }
 
 /// Opens `packet` as the peer of `sender` and returns (pn, payload).
-fn open_long(mut packet: Vec<u8>, sender: Side, version: Version, kind: PacketKind) -> (u64, Vec<u8>) {
+fn open_long(
+    mut packet: Vec<u8>,
+    sender: Side,
+    version: Version,
+    kind: PacketKind,
+) -> (u64, Vec<u8>) {
     let receiver = match sender {
         Side::Client => Side::Server,
         Side::Server => Side::Client,
@@ -165,7 +178,10 @@ pub(crate) fn check_client_initial(v: &Vectors) {
     let packet = seal_long(&header, &payload, Side::Client);
     assert_eq!(packet.len(), 1200);
     assert_eq!(packet, hex(v.client_packet));
-    assert_eq!(open_long(packet, Side::Client, v.version, PacketKind::Initial), (2, payload));
+    assert_eq!(
+        open_long(packet, Side::Client, v.version, PacketKind::Initial),
+        (2, payload)
+    );
 }
 
 /// A.3: the server Initial, byte for byte, and back.
@@ -183,7 +199,10 @@ pub(crate) fn check_server_initial(v: &Vectors) {
     };
     let packet = seal_long(&header, &payload, Side::Server);
     assert_eq!(packet, hex(v.server_packet));
-    assert_eq!(open_long(packet, Side::Server, v.version, PacketKind::Initial), (1, payload));
+    assert_eq!(
+        open_long(packet, Side::Server, v.version, PacketKind::Initial),
+        (1, payload)
+    );
     // The unprotected header as printed.
     let mut buf = [0u8; 64];
     let mut w = Writer::new(&mut buf);
@@ -201,7 +220,9 @@ pub(crate) fn check_retry(v: &Vectors) {
     assert!(retry.dcid.is_empty());
     assert_eq!(retry.scid, cid(SERVER_SCID));
     assert_eq!(retry.token, b"token");
-    retry.verify(&RustCrypto, &cid(ODCID)).expect("integrity tag");
+    retry
+        .verify(&RustCrypto, &cid(ODCID))
+        .expect("integrity tag");
     assert!(retry.verify(&RustCrypto, &cid(SERVER_SCID)).is_err());
 
     let mut buf = [0u8; 64];
@@ -226,7 +247,10 @@ pub(crate) fn check_retry(v: &Vectors) {
         let mut bad = wire.clone();
         bad[i] ^= 0x01;
         if let Ok(r) = Retry::decode(&bad, true) {
-            assert!(r.verify(&RustCrypto, &cid(ODCID)).is_err(), "bit in byte {i}");
+            assert!(
+                r.verify(&RustCrypto, &cid(ODCID)).is_err(),
+                "bit in byte {i}"
+            );
         }
     }
 }
