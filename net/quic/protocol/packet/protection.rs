@@ -14,12 +14,15 @@
 //! protection.
 
 use crate::protocol::codec::Writer;
-use crate::protocol::crypto::{CryptoError, HeaderKey, PacketKey, MASK_LEN};
+use crate::protocol::crypto::key_update::OneRttKeys;
+use crate::protocol::crypto::{CryptoError, HeaderKey, PacketKey, Provider, MASK_LEN};
 use crate::protocol::packet::header::{HeaderInfo, HeaderLayout};
 use crate::protocol::packet::number::PacketNumberLen;
 use crate::protocol::packet::{
-    PacketError, HEADER_FORM_BIT, KEY_PHASE_BIT, LONG_RESERVED_BITS, SHORT_RESERVED_BITS, SPIN_BIT,
+    PacketError, PacketKind, HEADER_FORM_BIT, KEY_PHASE_BIT, LONG_RESERVED_BITS,
+    SHORT_RESERVED_BITS, SPIN_BIT,
 };
+use crate::protocol::time::Instant;
 use crate::protocol::varint::VarInt;
 use core::ops::Range;
 
@@ -119,8 +122,7 @@ pub fn seal<K: PacketKey + ?Sized, H: HeaderKey + ?Sized>(
 }
 
 /// Like [`seal`], with the AEAD step done by `seal_payload(pn, header,
-/// payload)`: for 1-RTT keys, which count their use, see
-/// [`crate::protocol::crypto::key_update::OneRttKeys::seal`].
+/// payload)`.
 pub fn seal_with<H, F>(
     packet: &mut [u8],
     layout: &HeaderLayout,
@@ -131,8 +133,41 @@ where
     H: HeaderKey + ?Sized,
     F: FnOnce(u64, &[u8], &mut [u8]) -> Result<(), CryptoError>,
 {
-    let header_len = layout.header_len();
-    if layout.pn_offset + SAMPLE_OFFSET + header_key.sample_len() > packet.len() {
+    let (header, payload) = prepare(packet, layout, header_key.sample_len())?;
+    seal_payload(layout.pn, header, payload)?;
+    apply_header_protection(header_key, packet, layout.pn_offset)
+}
+
+/// Seals a 1-RTT packet with `keys`, which count the packets each key
+/// protects (see [`OneRttKeys::seal`]). The Key Phase bit of the header is
+/// set from [`OneRttKeys::key_phase`].
+pub fn seal_one_rtt<P: Provider>(
+    packet: &mut [u8],
+    layout: &HeaderLayout,
+    keys: &mut OneRttKeys<P>,
+) -> Result<(), PacketError> {
+    let first = packet.first_mut().ok_or(PacketError::TooShort)?;
+    if *first & HEADER_FORM_BIT != 0 {
+        return Err(PacketError::InvalidInput);
+    }
+    if keys.key_phase() {
+        *first |= KEY_PHASE_BIT;
+    } else {
+        *first &= !KEY_PHASE_BIT;
+    }
+    let (header, payload) = prepare(packet, layout, keys.local_header_key().sample_len())?;
+    keys.seal(layout.pn, header, payload)?;
+    apply_header_protection(keys.local_header_key(), packet, layout.pn_offset)
+}
+
+/// Checks that `packet` can be sampled, patches its Length field and splits
+/// it into header and payload.
+fn prepare<'p>(
+    packet: &'p mut [u8],
+    layout: &HeaderLayout,
+    sample_len: usize,
+) -> Result<(&'p mut [u8], &'p mut [u8]), PacketError> {
+    if layout.pn_offset + SAMPLE_OFFSET + sample_len > packet.len() {
         return Err(PacketError::TooShort);
     }
     if let Some((offset, size)) = layout.length_field {
@@ -143,9 +178,7 @@ where
             .ok_or(PacketError::InvalidInput)?;
         length.encode_with_size(size, &mut Writer::new(field))?;
     }
-    let (header, payload) = packet.split_at_mut(header_len);
-    seal_payload(layout.pn, header, payload)?;
-    apply_header_protection(header_key, packet, layout.pn_offset)
+    Ok(packet.split_at_mut(layout.header_len()))
 }
 
 /// A packet before header protection removal: only the fields outside
@@ -250,9 +283,25 @@ impl<'a> EncryptedPacket<'a> {
         self.decrypt_with(|pn, _, header, payload| key.open(pn, header, payload))
     }
 
+    /// Decrypts a 1-RTT packet with the key its Key Phase and packet number
+    /// select, following a key update of the peer (see
+    /// [`OneRttKeys::open`]).
+    pub fn decrypt_one_rtt<P: Provider>(
+        self,
+        keys: &mut OneRttKeys<P>,
+        provider: &P,
+        now: Instant,
+    ) -> Result<CleartextPacket<'a>, PacketError> {
+        if self.info.kind != PacketKind::OneRtt {
+            return Err(PacketError::InvalidInput);
+        }
+        self.decrypt_with(|pn, key_phase, header, payload| {
+            keys.open(provider, now, pn, key_phase, header, payload)
+        })
+    }
+
     /// Decrypts the payload with `open(pn, key_phase, header, payload)`,
-    /// which returns the plaintext length: for 1-RTT keys, see
-    /// [`crate::protocol::crypto::key_update::OneRttKeys::open`].
+    /// which returns the plaintext length.
     pub fn decrypt_with<F>(self, open: F) -> Result<CleartextPacket<'a>, PacketError>
     where
         F: FnOnce(u64, bool, &[u8], &mut [u8]) -> Result<usize, CryptoError>,
