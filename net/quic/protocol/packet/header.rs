@@ -216,7 +216,7 @@ pub struct HeaderLayout {
 impl HeaderLayout {
     /// The header length: where the payload starts.
     pub const fn header_len(&self) -> usize {
-        self.pn_offset + self.pn_len.bytes()
+        self.pn_offset.saturating_add(self.pn_len.bytes())
     }
 
     /// The smallest plaintext payload that leaves enough ciphertext after the

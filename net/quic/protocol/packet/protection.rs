@@ -167,17 +167,23 @@ fn prepare<'p>(
     layout: &HeaderLayout,
     sample_len: usize,
 ) -> Result<(&'p mut [u8], &'p mut [u8]), PacketError> {
-    if layout.pn_offset + SAMPLE_OFFSET + sample_len > packet.len() {
+    let sample_end = layout
+        .pn_offset
+        .saturating_add(SAMPLE_OFFSET)
+        .saturating_add(sample_len);
+    if sample_end > packet.len() {
         return Err(PacketError::TooShort);
     }
     if let Some((offset, size)) = layout.length_field {
+        // `pn_offset` is below `packet.len()`, checked above.
         let length = VarInt::try_from_usize(packet.len() - layout.pn_offset)
             .map_err(|_| PacketError::BufferTooShort)?;
         let field = packet
-            .get_mut(offset..offset + size)
+            .get_mut(offset..offset.saturating_add(size))
             .ok_or(PacketError::InvalidInput)?;
         length.encode_with_size(size, &mut Writer::new(field))?;
     }
+    // The header ends at most four bytes after `pn_offset`, before the sample.
     Ok(packet.split_at_mut(layout.header_len()))
 }
 
@@ -409,8 +415,8 @@ impl<'a> CleartextPacket<'a> {
 mod tests {
     use super::*;
     use crate::protocol::cid::ConnectionId;
-    use crate::protocol::crypto::null::{NullHeaderKey, NullPacketKey};
-    use crate::protocol::crypto::{CipherSuite, TAG_LEN};
+    use crate::protocol::crypto::null::{NullHeaderKey, NullPacketKey, NullProvider};
+    use crate::protocol::crypto::{CipherSuite, HashAlgorithm, Secret, TAG_LEN};
     use crate::protocol::packet::header::{decode, DecodeParams, LongHeader, Packet, ShortHeader};
     use crate::protocol::packet::version::Version;
     use crate::protocol::packet::{LongType, PacketKind};
@@ -601,6 +607,71 @@ mod tests {
             Some(PacketError::ReservedBits)
         );
         Ok(())
+    }
+
+    #[test]
+    fn one_rtt_helpers_follow_key_phase() -> Result<(), PacketError> {
+        let suite = CipherSuite::Aes128GcmSha256;
+        let c = Secret::new(HashAlgorithm::Sha256, &[1; 32])?;
+        let s = Secret::new(HashAlgorithm::Sha256, &[2; 32])?;
+        let mut client = OneRttKeys::new(&NullProvider, Version::V1, suite, &c, &s)?;
+        let mut server = OneRttKeys::new(&NullProvider, Version::V1, suite, &s, &c)?;
+        let mut buf = [0u8; 64];
+        let mut w = Writer::new(&mut buf);
+        // The header claims phase 1; the keys are in phase 0 and win.
+        let layout = ShortHeader {
+            dcid: cid(),
+            pn: 3,
+            pn_len: PacketNumberLen::One,
+            spin: false,
+            key_phase: true,
+            fixed_bit: true,
+        }
+        .encode(&mut w)?;
+        w.put_bytes(b"ping")?;
+        w.reserve(TAG_LEN)?;
+        let len = w.len();
+        seal_one_rtt(&mut buf[..len], &layout, &mut client)?;
+        assert_eq!(client.packets_sealed(), 1);
+        let Ok((Packet::Protected(p), _)) = decode(&mut buf[..len], &PARAMS) else {
+            return Err(PacketError::Malformed);
+        };
+        let e = p.remove_header_protection(server.remote_header_key(), None)?;
+        assert!(!e.key_phase());
+        let c = e.decrypt_one_rtt(&mut server, &NullProvider, Instant::ZERO)?;
+        assert_eq!((c.pn(), c.payload()), (3, &b"ping"[..]));
+        // Long headers are not 1-RTT packets.
+        let mut long = [0xc0u8; 64];
+        assert_eq!(
+            seal_one_rtt(&mut long, &layout, &mut client),
+            Err(PacketError::InvalidInput)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn absurd_layouts_fail_cleanly() {
+        let (pk, hk) = keys(1);
+        let mut buf = [0x40u8; 64];
+        let layout = HeaderLayout {
+            pn: 0,
+            pn_len: PacketNumberLen::Four,
+            pn_offset: usize::MAX - 2,
+            length_field: None,
+        };
+        assert_eq!(
+            seal(&mut buf, &layout, &pk, &hk),
+            Err(PacketError::TooShort)
+        );
+        let layout = HeaderLayout {
+            pn_offset: 1,
+            length_field: Some((usize::MAX, 2)),
+            ..layout
+        };
+        assert_eq!(
+            seal(&mut buf, &layout, &pk, &hk),
+            Err(PacketError::InvalidInput)
+        );
     }
 
     #[test]
