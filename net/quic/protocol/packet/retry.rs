@@ -87,49 +87,62 @@ impl<'a> Retry<'a> {
         verify_integrity_tag(provider, self.version, odcid.as_slice(), self.packet)?;
         Ok(())
     }
+}
 
-    /// The size of a Retry packet.
-    pub const fn encoded_len(dcid: &ConnectionId, scid: &ConnectionId, token: &[u8]) -> usize {
-        1 + 4 + 1 + dcid.len() + 1 + scid.len() + token.len() + RETRY_TAG_LEN
+/// A Retry packet to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryHeader<'a> {
+    /// The version of the client's Initial.
+    pub version: Version,
+    /// The Destination Connection ID: the client's Source Connection ID.
+    pub dcid: ConnectionId,
+    /// The Source Connection ID chosen by the server.
+    pub scid: ConnectionId,
+    /// The Retry Token, not empty.
+    pub token: &'a [u8],
+    /// The four low bits of the first byte, arbitrary.
+    pub unused: u8,
+    /// The Fixed Bit. Only clear it if the client advertised
+    /// grease_quic_bit (RFC 9287 §3.1).
+    pub fixed_bit: bool,
+}
+
+impl RetryHeader<'_> {
+    /// The size of the Retry packet, tag included.
+    pub const fn encoded_len(&self) -> usize {
+        1 + 4 + 1 + self.dcid.len() + 1 + self.scid.len() + self.token.len() + RETRY_TAG_LEN
     }
 
-    /// Writes a Retry packet answering an Initial whose Destination and
-    /// Source Connection IDs were `odcid` and `dcid`. `unused` fills the four
-    /// low bits of the first byte; `fixed_bit` may be false only if the
-    /// client advertised grease_quic_bit.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes the Retry packet answering an Initial whose Destination
+    /// Connection ID was `odcid`, with its integrity tag.
     pub fn encode<P: Provider>(
+        &self,
         provider: &P,
-        w: &mut Writer<'_>,
-        version: Version,
-        dcid: &ConnectionId,
-        scid: &ConnectionId,
         odcid: &ConnectionId,
-        token: &[u8],
-        unused: u8,
-        fixed_bit: bool,
+        w: &mut Writer<'_>,
     ) -> Result<(), PacketError> {
-        let type_bits = version
+        let type_bits = self
+            .version
             .long_type_bits(LongType::Retry)
             .ok_or(PacketError::InvalidInput)?;
         //= https://www.rfc-editor.org/rfc/rfc9000#section-17.2.5.1
         //# This value MUST NOT be equal to the Destination
         //# Connection ID field of the packet sent by the client.
-        if token.is_empty() || scid == odcid {
+        if self.token.is_empty() || self.scid == *odcid {
             return Err(PacketError::InvalidInput);
         }
-        if Self::encoded_len(dcid, scid, token) > w.remaining() {
+        if self.encoded_len() > w.remaining() {
             return Err(PacketError::BufferTooShort);
         }
         let start = w.len();
-        let fixed = if fixed_bit { FIXED_BIT } else { 0 };
-        w.put_u8(HEADER_FORM_BIT | fixed | type_bits << 4 | (unused & 0x0f))?;
-        w.put_u32(version.0)?;
-        dcid.encode_with_len_u8(w)?;
-        scid.encode_with_len_u8(w)?;
-        w.put_bytes(token)?;
+        let fixed = if self.fixed_bit { FIXED_BIT } else { 0 };
+        w.put_u8(HEADER_FORM_BIT | fixed | type_bits << 4 | (self.unused & 0x0f))?;
+        w.put_u32(self.version.0)?;
+        self.dcid.encode_with_len_u8(w)?;
+        self.scid.encode_with_len_u8(w)?;
+        w.put_bytes(self.token)?;
         let packet = w.written().get(start..).ok_or(PacketError::InvalidInput)?;
-        let tag = integrity_tag(provider, version, odcid.as_slice(), packet)?;
+        let tag = integrity_tag(provider, self.version, odcid.as_slice(), packet)?;
         w.put_bytes(&tag)?;
         Ok(())
     }
@@ -150,21 +163,19 @@ mod tests {
     fn round_trip() -> Result<(), PacketError> {
         let (dcid, scid, odcid) = (cid(&[1; 4]), cid(&[2; 8]), cid(&[3; 8]));
         for version in Version::SUPPORTED {
+            let header = RetryHeader {
+                version,
+                dcid,
+                scid,
+                token: b"token",
+                unused: 0xa,
+                fixed_bit: true,
+            };
             let mut buf = [0u8; 64];
             let mut w = Writer::new(&mut buf);
-            Retry::encode(
-                &NullProvider,
-                &mut w,
-                version,
-                &dcid,
-                &scid,
-                &odcid,
-                b"token",
-                0xa,
-                true,
-            )?;
+            header.encode(&NullProvider, &odcid, &mut w)?;
             let n = w.len();
-            assert_eq!(n, Retry::encoded_len(&dcid, &scid, b"token"));
+            assert_eq!(n, header.encoded_len());
             let retry = Retry::decode(&buf[..n], false)?;
             assert_eq!(retry.version, version);
             assert_eq!(retry.dcid, dcid);
@@ -211,33 +222,45 @@ mod tests {
         assert!(Retry::decode(&cleared, true).is_ok());
         let mut buf = [0u8; 64];
         let c = cid(&[1]);
+        let same_as_odcid = RetryHeader {
+            version: Version::V1,
+            dcid: c,
+            scid: c,
+            token: b"t",
+            unused: 0,
+            fixed_bit: true,
+        };
+        let mut w = Writer::new(&mut buf);
         assert_eq!(
-            Retry::encode(
-                &NullProvider,
-                &mut Writer::new(&mut buf),
-                Version::V1,
-                &c,
-                &c,
-                &c,
-                b"t",
-                0,
-                true
-            ),
+            same_as_odcid.encode(&NullProvider, &c, &mut w),
             Err(PacketError::InvalidInput)
         );
+        let no_token = RetryHeader {
+            scid: cid(&[2]),
+            token: b"",
+            ..same_as_odcid
+        };
         assert_eq!(
-            Retry::encode(
-                &NullProvider,
-                &mut Writer::new(&mut buf),
-                Version::V1,
-                &c,
-                &cid(&[2]),
-                &c,
-                b"",
-                0,
-                true
-            ),
+            no_token.encode(&NullProvider, &c, &mut w),
             Err(PacketError::InvalidInput)
+        );
+        let unknown = RetryHeader {
+            version: Version(0x0a0a_0a0a),
+            scid: cid(&[2]),
+            ..same_as_odcid
+        };
+        assert_eq!(
+            unknown.encode(&NullProvider, &c, &mut w),
+            Err(PacketError::InvalidInput)
+        );
+        let roomless = RetryHeader {
+            scid: cid(&[2]),
+            ..same_as_odcid
+        };
+        let mut small = [0u8; 20];
+        assert_eq!(
+            roomless.encode(&NullProvider, &c, &mut Writer::new(&mut small)),
+            Err(PacketError::BufferTooShort)
         );
     }
 }

@@ -14,7 +14,7 @@ use quic_protocol::protocol::packet::datagram::Datagram;
 use quic_protocol::protocol::packet::header::{DecodeParams, LongHeader, Packet, ShortHeader};
 use quic_protocol::protocol::packet::number::PacketNumberLen;
 use quic_protocol::protocol::packet::protection::seal;
-use quic_protocol::protocol::packet::retry::Retry;
+use quic_protocol::protocol::packet::retry::RetryHeader;
 use quic_protocol::protocol::packet::version::Version;
 use quic_protocol::protocol::packet::version_negotiation::VersionNegotiation;
 use quic_protocol::protocol::packet::{LongType, PacketKind};
@@ -273,21 +273,17 @@ fn retry_round_trip() {
         let scid = rng.cid_in(1, 21);
         let odcid = rng.cid_in(8, 21);
         let token = rng.bytes_in(1, 101);
-        let mut buf = vec![0u8; Retry::encoded_len(&dcid, &scid, &token)];
-        let mut w = Writer::new(&mut buf);
-        let unused = rng.next() as u8;
-        Retry::encode(
-            &RustCrypto,
-            &mut w,
+        let header = RetryHeader {
             version,
-            &dcid,
-            &scid,
-            &odcid,
-            &token,
-            unused,
-            true,
-        )
-        .expect("encode");
+            dcid,
+            scid,
+            token: &token,
+            unused: rng.next() as u8,
+            fixed_bit: true,
+        };
+        let mut buf = vec![0u8; header.encoded_len()];
+        let mut w = Writer::new(&mut buf);
+        header.encode(&RustCrypto, &odcid, &mut w).expect("encode");
         let params = DecodeParams {
             local_cid_len: dcid.len(),
             accept_cleared_fixed_bit: false,

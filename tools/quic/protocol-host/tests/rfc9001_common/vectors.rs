@@ -17,7 +17,7 @@ use quic_protocol::protocol::packet::header::{
 };
 use quic_protocol::protocol::packet::number::PacketNumberLen;
 use quic_protocol::protocol::packet::protection::seal;
-use quic_protocol::protocol::packet::retry::Retry;
+use quic_protocol::protocol::packet::retry::{Retry, RetryHeader};
 use quic_protocol::protocol::packet::version::Version;
 use quic_protocol::protocol::packet::{LongType, PacketKind};
 
@@ -227,18 +227,15 @@ pub(crate) fn check_retry(v: &Vectors) {
 
     let mut buf = [0u8; 64];
     let mut w = Writer::new(&mut buf);
-    let unused = wire[0] & 0x0f;
-    Retry::encode(
-        &RustCrypto,
-        &mut w,
-        v.version,
-        &ConnectionId::EMPTY,
-        &cid(SERVER_SCID),
-        &cid(ODCID),
-        b"token",
-        unused,
-        true,
-    )
+    RetryHeader {
+        version: v.version,
+        dcid: ConnectionId::EMPTY,
+        scid: cid(SERVER_SCID),
+        token: b"token",
+        unused: wire[0] & 0x0f,
+        fixed_bit: true,
+    }
+    .encode(&RustCrypto, &cid(ODCID), &mut w)
     .expect("encode");
     assert_eq!(w.written(), &wire[..]);
 
