@@ -6,13 +6,15 @@
 //! its own anti-amplification budget ([`amplification`]), validation state
 //! ([`validation`]) and maximum datagram size ([`pmtud`]). [`migration`]
 //! holds the paths of a connection, follows the peer when it moves, migrates
-//! on request and reverts when a new path fails.
+//! on request and reverts when a new path fails, reporting each change as an
+//! [`event`].
 //!
 //! Frames are handled elsewhere; paths take PATH_CHALLENGE and PATH_RESPONSE
 //! data as plain arguments, and random challenge data from the caller.
 
 pub mod addr;
 pub mod amplification;
+pub mod event;
 pub mod migration;
 pub mod pmtud;
 pub mod validation;

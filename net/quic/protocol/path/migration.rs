@@ -13,15 +13,19 @@
 //!
 //! A server follows the client: a non-probing packet carrying the largest
 //! packet number so far, received on another path, makes that path active.
-//! A client never follows the server; it moves itself, after validating the
-//! new path. Everything that changes paths is reported as a [`PathEvent`].
+//! A client never follows the server; it moves itself ([`client`]), after
+//! validating the new path. Everything that changes paths is reported as a
+//! [`PathEvent`].
 //!
 //! Congestion control, connection IDs and frames live elsewhere. The caller
 //! reacts to the events: it resets congestion state, gives each new path an
 //! unused peer connection ID and retires those of abandoned paths.
 
+pub mod client;
+
 use super::addr::SocketAddr;
 use super::amplification::AntiAmplification;
+use super::event::{Events, MigrationKind, PathEvent};
 use super::pmtud::PmtudConfig;
 use super::validation::{ChallengeData, Validation};
 use super::{Origin, Path, PathId};
@@ -34,114 +38,6 @@ pub enum Role {
     Client,
     /// The endpoint that accepted it.
     Server,
-}
-
-/// What made the active path change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MigrationKind {
-    /// This endpoint moved to a new local address (the
-    /// CONNECTION_MIGRATION socket option).
-    Local,
-    /// The peer moved, or came back to an earlier path.
-    Peer,
-    /// The client moved to the server's preferred address.
-    PreferredAddress,
-    /// The path the peer moved to failed validation: back to the last
-    /// validated one.
-    Revert,
-}
-
-/// A change to the connection's paths, drained with [`Paths::poll_event`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PathEvent {
-    /// The active path changed.
-    Migrated {
-        /// Why.
-        kind: MigrationKind,
-        /// The previous active path.
-        from: PathId,
-        /// The new active path.
-        to: PathId,
-        /// Whether congestion control and RTT estimation restart from their
-        /// initial values: always, except when only the peer's port changed
-        /// (§9.4). Going back to a known path may restore saved state.
-        reset_congestion: bool,
-    },
-    /// A PATH_RESPONSE validated the path.
-    Validated {
-        /// The path.
-        id: PathId,
-    },
-    /// The path is gone: failed, superseded or no longer needed.
-    Abandoned {
-        /// The path.
-        id: PathId,
-        /// The peer connection ID to retire: the path's, unless a remaining
-        /// path shares it.
-        dcid_seq: Option<u64>,
-        /// Whether its validation failed.
-        validation_failed: bool,
-    },
-    /// No validated path is left: the connection must be discarded
-    /// silently (§9.3.2).
-    NoViablePath,
-}
-
-/// Why a migration request was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MigrationError {
-    /// Only clients migrate (§9).
-    NotClient,
-    /// The handshake is not confirmed yet.
-    HandshakeNotConfirmed,
-    /// The peer sent disable_active_migration.
-    DisabledByPeer,
-    /// The path already uses that address.
-    SameAddress,
-    /// The address cannot be sent to.
-    InvalidAddress,
-}
-
-const MAX_EVENTS: usize = 8;
-
-/// A small ring of events. No call queues more than three; if the caller
-/// does not drain them, the oldest are dropped.
-#[derive(Clone, Copy, Debug)]
-struct Events {
-    ring: [Option<PathEvent>; MAX_EVENTS],
-    head: usize,
-    len: usize,
-}
-
-impl Events {
-    const fn new() -> Self {
-        Self {
-            ring: [None; MAX_EVENTS],
-            head: 0,
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, e: PathEvent) {
-        if self.len == MAX_EVENTS {
-            self.head = (self.head + 1) % MAX_EVENTS;
-            self.len -= 1;
-        }
-        if let Some(slot) = self.ring.get_mut((self.head + self.len) % MAX_EVENTS) {
-            *slot = Some(e);
-            self.len += 1;
-        }
-    }
-
-    fn pop(&mut self) -> Option<PathEvent> {
-        if self.len == 0 {
-            return None;
-        }
-        let e = self.ring.get_mut(self.head)?.take();
-        self.head = (self.head + 1) % MAX_EVENTS;
-        self.len -= 1;
-        e
-    }
 }
 
 /// The paths of one connection.
@@ -521,73 +417,6 @@ impl Paths {
             }
         }
     }
-    /// Starts a migration to `local` (the CONNECTION_MIGRATION socket
-    /// option): the new path is probed and becomes active once validated,
-    /// reported as [`MigrationKind::Local`]. Give the path an unused peer
-    /// connection ID.
-    pub fn migrate(&mut self, local: SocketAddr, now: Instant) -> Result<PathId, MigrationError> {
-        let local = local.to_canonical();
-        self.check_migration()?;
-        //= https://www.rfc-editor.org/rfc/rfc9000#section-9
-        //# If the peer sent the disable_active_migration transport parameter, an
-        //# endpoint also MUST NOT send packets (including probing packets; see
-        //# Section 9.1) from a different local address to the address the peer
-        //# used during the handshake
-        if self.peer_disables_migration && self.active.remote == self.handshake_remote {
-            return Err(MigrationError::DisabledByPeer);
-        }
-        if !local.is_specified() {
-            return Err(MigrationError::InvalidAddress);
-        }
-        if local == self.active.local {
-            return Err(MigrationError::SameAddress);
-        }
-        let remote = self.active.remote;
-        let mut path = self.new_path(local, remote, Origin::Local);
-        path.validation.start(now);
-        Ok(self.set_candidate(path))
-    }
-
-    /// Starts the client's move to the server's preferred address `remote`:
-    /// the path is validated first, then becomes active, reported as
-    /// [`MigrationKind::PreferredAddress`]. If validation fails the client
-    /// stays on the original address. Give the path an unused peer
-    /// connection ID (the preferred address carries one).
-    //= https://www.rfc-editor.org/rfc/rfc9000#section-9.6.2
-    //# A client that migrates to a preferred address MUST validate the
-    //# address it chooses before migrating
-    pub fn migrate_to_preferred_address(
-        &mut self,
-        remote: SocketAddr,
-        now: Instant,
-    ) -> Result<PathId, MigrationError> {
-        let remote = remote.to_canonical();
-        self.check_migration()?;
-        if !remote.is_specified() {
-            return Err(MigrationError::InvalidAddress);
-        }
-        if remote == self.active.remote {
-            return Err(MigrationError::SameAddress);
-        }
-        let local = self.active.local;
-        let mut path = self.new_path(local, remote, Origin::PreferredAddress);
-        path.validation.start(now);
-        Ok(self.set_candidate(path))
-    }
-
-    fn check_migration(&self) -> Result<(), MigrationError> {
-        if self.role != Role::Client {
-            return Err(MigrationError::NotClient);
-        }
-        //= https://www.rfc-editor.org/rfc/rfc9000#section-9
-        //# An endpoint MUST NOT initiate connection migration before the
-        //# handshake is confirmed, as defined in Section 4.1.2 of [QUIC-TLS].
-        if !self.handshake_confirmed {
-            return Err(MigrationError::HandshakeNotConfirmed);
-        }
-        Ok(())
-    }
-
     /// A path that needs a PATH_CHALLENGE sent now. The caller sends one
     /// with fresh random data, padded to [`Path::probe_datagram_len`], and
     /// reports it with [`Path::on_challenge_sent`].
@@ -941,122 +770,6 @@ mod tests {
     }
 
     #[test]
-    fn local_migration() {
-        let mut paths = Paths::new(Role::Client, CLIENT, SERVER, pmtud());
-        assert_eq!(
-            paths.migrate(CLIENT_NEW, ms(0)),
-            Err(MigrationError::HandshakeNotConfirmed)
-        );
-        paths.on_handshake_confirmed(ms(0));
-        assert_eq!(
-            paths.migrate(CLIENT, ms(0)),
-            Err(MigrationError::SameAddress)
-        );
-        assert_eq!(
-            paths.migrate(SocketAddr::v4([0; 4], 1), ms(0)),
-            Err(MigrationError::InvalidAddress)
-        );
-        let old = paths.active().id();
-        let new = paths.migrate(CLIENT_NEW, ms(0)).unwrap_or(old);
-        // Probed first; our own new address has no amplification limit.
-        assert_eq!(paths.active().id(), old);
-        assert_eq!(paths.poll_challenge(ms(0)), Some(new));
-        assert_eq!(paths.get(new).map(|p| p.probe_datagram_len()), Some(1200));
-        send_challenge(&mut paths, new, 3, ms(0));
-        // The response may come on any path.
-        paths.on_path_response(&[3; 8], ms(1));
-        assert_eq!(
-            events(&mut paths),
-            [
-                Some(PathEvent::Validated { id: new }),
-                Some(PathEvent::Migrated {
-                    kind: MigrationKind::Local,
-                    from: old,
-                    to: new,
-                    reset_congestion: true,
-                }),
-                Some(PathEvent::Abandoned {
-                    id: old,
-                    dcid_seq: Some(0),
-                    validation_failed: false,
-                }),
-            ]
-        );
-        assert_eq!(paths.active().local(), CLIENT_NEW);
-        assert_eq!(paths.active().pmtud().state(), PmtudState::Searching);
-        // Servers do not migrate.
-        assert_eq!(
-            server().migrate(SERVER_PREFERRED, ms(0)),
-            Err(MigrationError::NotClient)
-        );
-    }
-
-    #[test]
-    fn failed_local_migration_stays() {
-        let mut paths = client();
-        let old = paths.active().id();
-        let new = paths.migrate(CLIENT_NEW, ms(0)).unwrap_or(old);
-        send_challenge(&mut paths, new, 3, ms(0));
-        // Retransmitted one PTO later.
-        assert_eq!(paths.poll_challenge(ms(99)), None);
-        assert_eq!(paths.poll_challenge(ms(100)), Some(new));
-        paths.on_timeout(ms(10_000));
-        assert_eq!(
-            paths.poll_event(),
-            Some(PathEvent::Abandoned {
-                id: new,
-                dcid_seq: None,
-                validation_failed: true,
-            })
-        );
-        assert_eq!(paths.active().id(), old);
-        assert!(paths.candidate().is_none());
-        // A second request replaces a pending one.
-        let a = paths.migrate(CLIENT_NEW, ms(0));
-        let b = paths.migrate(CLIENT_REBOUND, ms(0));
-        assert!(a.is_ok() && b.is_ok() && a != b);
-        assert!(matches!(
-            paths.poll_event(),
-            Some(PathEvent::Abandoned { .. })
-        ));
-    }
-
-    #[test]
-    fn disable_active_migration_and_preferred_address() {
-        let mut paths = client();
-        paths.set_peer_transport_parameters(1400, true);
-        assert_eq!(
-            paths.migrate(CLIENT_NEW, ms(0)),
-            Err(MigrationError::DisabledByPeer)
-        );
-        assert_eq!(
-            paths.migrate_to_preferred_address(SERVER, ms(0)),
-            Err(MigrationError::SameAddress)
-        );
-        let old = paths.active().id();
-        let pref = paths
-            .migrate_to_preferred_address(SERVER_PREFERRED, ms(0))
-            .unwrap_or(old);
-        // Validated before any non-probing packet goes there.
-        assert_eq!(paths.active().remote(), SERVER);
-        send_challenge(&mut paths, pref, 4, ms(0));
-        paths.on_path_response(&[4; 8], ms(1));
-        assert_eq!(paths.active().remote(), SERVER_PREFERRED);
-        assert_eq!(paths.poll_event(), Some(PathEvent::Validated { id: pref }));
-        assert!(matches!(
-            paths.poll_event(),
-            Some(PathEvent::Migrated {
-                kind: MigrationKind::PreferredAddress,
-                ..
-            })
-        ));
-        // The peer's limit reaches paths opened after the parameters.
-        assert_eq!(paths.active().pmtud().next_probe_size(), Some(1400));
-        // disable_active_migration no longer applies.
-        assert!(paths.migrate(CLIENT_NEW, ms(2)).is_ok());
-    }
-
-    #[test]
     fn server_preferred_address_waits_for_validation() {
         let mut paths = server();
         let old = paths.active().id();
@@ -1100,18 +813,5 @@ mod tests {
         assert_eq!(paths.poll_response(), None);
         assert_eq!(paths.role(), Role::Server);
         assert_eq!(paths.iter().count(), 1);
-    }
-
-    #[test]
-    fn event_ring_drops_the_oldest() {
-        let mut events = Events::new();
-        for i in 0..10 {
-            events.push(PathEvent::Validated { id: PathId(i) });
-        }
-        assert_eq!(events.pop(), Some(PathEvent::Validated { id: PathId(2) }));
-        for _ in 0..7 {
-            assert!(events.pop().is_some());
-        }
-        assert_eq!(events.pop(), None);
     }
 }
