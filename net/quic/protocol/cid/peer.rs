@@ -91,7 +91,7 @@ impl PeerCids {
             limit,
             largest_retire_prior_to: 0,
             retired: RangeSet::new(),
-            retiring: Vec::with_capacity(slots.saturating_mul(2), GFP)?,
+            retiring: Vec::with_capacity(slots.saturating_mul(3), GFP)?,
             zero_length: initial.is_empty(),
         })
     }
@@ -234,9 +234,8 @@ impl PeerCids {
         }
         self.check_retire_room(to_retire)?;
 
-        // Retire first, then add: this keeps us within the limit.
-        self.largest_retire_prior_to = rpt;
-        let current_retired = self.retire_where(|c| c.seq < rpt)?;
+        // The limit was checked as if the old IDs were retired first; add
+        // the new one before retiring them so that it can become current.
         let pos = self.ids.partition_point(|c| c.seq < f.sequence);
         self.ids.reserve(1, GFP)?;
         self.ids
@@ -250,11 +249,13 @@ impl PeerCids {
                 },
             )
             .map_err(|_| AllocError)?;
+        self.largest_retire_prior_to = rpt;
+        let current_retired = self.retire_where(|c| c.seq < rpt)?;
         Ok(current_retired)
     }
 
     /// Retires every ID `pick` selects, replacing the current ID if it goes.
-    /// Returns whether it went. The caller checked [`Self::retire_room`].
+    /// Returns whether it went. The caller checked there is room.
     fn retire_where(&mut self, pick: impl Fn(&PeerCid) -> bool) -> Result<bool, AllocError> {
         let mut current_retired = false;
         while let Some(pos) = self.ids.iter().position(&pick) {
@@ -274,14 +275,15 @@ impl PeerCids {
         Ok(current_retired)
     }
 
-    /// Fails with CONNECTION_ID_LIMIT_ERROR if retiring `n` more IDs would
-    /// leave too many RETIRE_CONNECTION_ID frames unacknowledged.
+    /// Fails with CONNECTION_ID_LIMIT_ERROR if retiring `n` more IDs at the
+    /// peer's request would leave too many RETIRE_CONNECTION_ID frames
+    /// unacknowledged.
     //= https://www.rfc-editor.org/rfc/rfc9000#section-5.1.2
     //# An endpoint SHOULD allow for sending and tracking a number of
     //# RETIRE_CONNECTION_ID frames of at least twice the value of the
     //# active_connection_id_limit transport parameter.
     fn check_retire_room(&self, n: usize) -> Result<(), TransportError> {
-        if self.retire_room() < n {
+        if self.retiring.len().saturating_add(n) > self.retire_capacity() {
             return Err(new_cid_error(
                 TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
                 "too many connection IDs waiting to be retired",
@@ -290,9 +292,11 @@ impl PeerCids {
         Ok(())
     }
 
-    fn retire_room(&self) -> usize {
-        let cap = usize::try_from(self.limit.saturating_mul(2)).unwrap_or(usize::MAX);
-        cap.saturating_sub(self.retiring.len())
+    /// How many retirements may be pending: twice the limit for the peer's
+    /// requests, plus one limit's worth for our own (see
+    /// [`Self::retire_locally`]).
+    fn retire_capacity(&self) -> usize {
+        usize::try_from(self.limit.saturating_mul(3)).unwrap_or(usize::MAX)
     }
 
     fn queue_retire(&mut self, seq: u64) -> Result<(), AllocError> {
@@ -332,6 +336,11 @@ impl PeerCids {
     /// Whether no ID is held; never true (one is always current).
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+
+    /// The IDs held, by ascending sequence number.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &ConnectionId)> + '_ {
+        self.ids.iter().map(|c| (c.seq, &c.id))
     }
 
     /// Whether `seq` is still held.
@@ -401,8 +410,13 @@ impl PeerCids {
         self.retire_locally(|c| c.seq < seq)
     }
 
+    /// Retires the IDs `pick` selects at our own initiative. Those may use
+    /// at most one limit's worth of pending retirements, so that the peer's
+    /// Retire Prior To always finds room.
     fn retire_locally(&mut self, pick: impl Fn(&PeerCid) -> bool) -> Result<(), RequestError> {
-        if self.retire_room() < self.ids.iter().filter(|c| pick(c)).count() {
+        let n = self.ids.iter().filter(|c| pick(c)).count();
+        let own = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        if self.retiring.len().saturating_add(n) > own {
             return Err(RequestError::Busy);
         }
         self.retire_where(pick)
@@ -508,6 +522,11 @@ mod tests {
         // Reordered arrival: IDs are still handed out in sequence order.
         set.on_new_connection_id(&frame(4, 0))?;
         set.on_new_connection_id(&frame(3, 0))?;
+        let mut seqs = [0; 5];
+        for (slot, (seq, _)) in seqs.iter_mut().zip(set.iter()) {
+            *slot = seq;
+        }
+        assert_eq!(seqs, [0, 1, 2, 3, 4]);
         for seq in 1..=4 {
             assert_eq!(set.take_unused(), Some((seq, frame(seq, 0).id)));
         }
@@ -588,9 +607,13 @@ mod tests {
         assert_eq!(set.current(), &frame(2, 0).id);
         assert_eq!(set.first_sequence(), 2);
         assert_eq!(retires(&mut set), [Some(0), Some(1), None, None]);
+        // Retiring every ID held moves to the new one.
+        assert_eq!(set.on_new_connection_id(&frame(5, 5)), Ok(true));
+        assert_eq!(set.current_sequence(), 5);
+        assert_eq!(set.len(), 1);
         // A smaller Retire Prior To is ignored.
-        assert_eq!(set.on_new_connection_id(&frame(4, 1)), Ok(false));
-        assert_eq!(set.len(), 3);
+        assert_eq!(set.on_new_connection_id(&frame(6, 1)), Ok(false));
+        assert_eq!(set.len(), 2);
         Ok(())
     }
 
@@ -627,13 +650,35 @@ mod tests {
     fn too_many_pending_retirements() -> Result<(), TransportError> {
         let mut set = PeerCids::new(cid(1), 2)?;
         // Each frame retires the previous ID; nothing is ever acknowledged.
-        for seq in 1..=4 {
+        for seq in 1..=6 {
             set.on_new_connection_id(&frame(seq, seq))?;
         }
         assert_eq!(
-            code(set.on_new_connection_id(&frame(5, 5))),
+            code(set.on_new_connection_id(&frame(7, 7))),
             Some(TransportErrorCode::CONNECTION_ID_LIMIT_ERROR)
         );
+        Ok(())
+    }
+
+    #[test]
+    fn own_retirements_leave_room_for_the_peer() -> Result<(), TransportError> {
+        let mut set = PeerCids::new(cid(1), 2)?;
+        set.on_new_connection_id(&frame(1, 0))?;
+        assert_eq!(set.retire(0), Ok(()));
+        set.on_new_connection_id(&frame(2, 0))?;
+        assert_eq!(set.retire(1), Ok(()));
+        set.on_new_connection_id(&frame(3, 0))?;
+        // Two of our own pending: no more until acknowledged.
+        assert_eq!(set.retire(2), Err(RequestError::Busy));
+        assert_eq!(set.retire_prior_to(3), Err(RequestError::Busy));
+        // The peer still may retire everything we hold.
+        assert_eq!(set.on_new_connection_id(&frame(4, 4)), Ok(true));
+        set.on_retire_acked(0);
+        set.on_retire_acked(1);
+        set.on_retire_acked(2);
+        set.on_retire_acked(3);
+        set.on_new_connection_id(&frame(5, 0))?;
+        assert_eq!(set.retire(4), Ok(()));
         Ok(())
     }
 
