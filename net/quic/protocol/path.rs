@@ -52,7 +52,7 @@ enum Origin {
 }
 
 /// One network path of a connection.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Path {
     id: PathId,
     local: SocketAddr,

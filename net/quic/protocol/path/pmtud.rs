@@ -214,7 +214,8 @@ impl Pmtud {
 
     /// Processes the acknowledgment of 1-RTT packet `pn` of `size` bytes.
     pub fn on_packet_acked(&mut self, pn: u64, size: usize, now: Instant) {
-        if size > BASE_PLPMTU && self.large_acked.is_none_or(|a| pn > a.pn) {
+        let newer = !matches!(self.large_acked, Some(a) if a.pn >= pn);
+        if size > BASE_PLPMTU && newer {
             self.large_acked = Some(Probe { pn, size });
         }
         if size >= self.plpmtu {

@@ -308,12 +308,24 @@ mod tests {
         v.start(ms(0));
         v.on_challenge_sent([1; 8], 1200, ms(0), PTO);
         assert!(v.is_validated());
+        // A failed revalidation ends the attempt; what it means for the path
+        // is the caller's decision.
         assert!(v.on_timeout(ms(10_000)));
+        assert!(v.is_validated());
+        assert!(!v.in_progress());
+    }
+
+    #[test]
+    fn abandon_and_handshake_validation() {
+        let mut v = Validation::new();
+        v.start(ms(0));
+        v.on_challenge_sent([1; 8], 1200, ms(0), PTO);
         v.abandon();
         assert!(!v.in_progress());
-        let mut w = Validation::new();
-        w.start(ms(0));
-        w.set_validated();
-        assert!(w.is_validated() && !w.in_progress());
+        assert_eq!(v.on_response(&[1; 8]), None);
+        assert!(!v.is_validated());
+        v.start(ms(1));
+        v.set_validated();
+        assert!(v.is_validated() && !v.in_progress());
     }
 }
