@@ -3,10 +3,25 @@
 //! Connection IDs (RFC 9000 §5.1).
 //!
 //! [`ConnectionId`] is the value type carried in packet headers and frames.
-//! The submodules manage the sets of IDs an endpoint issues to its peer and
-//! receives from it.
+//! The submodules manage the two sets of IDs a connection holds:
+//!
+//! - [`local`]: the IDs this endpoint issued to its peer, which route incoming
+//!   packets to the connection (NEW_CONNECTION_ID out, RETIRE_CONNECTION_ID
+//!   in, and the add/remove feed for the endpoint's demultiplexing table);
+//! - [`peer`]: the IDs the peer issued, one of which goes in the Destination
+//!   Connection ID of every packet sent (NEW_CONNECTION_ID in,
+//!   RETIRE_CONNECTION_ID out, stateless reset detection);
+//! - [`reset`]: stateless reset tokens and packets (§10.3).
+//!
+//! The core has no random number generator and no keyed hash: new IDs and
+//! their reset tokens come from the caller's [`Generator`].
+
+pub mod local;
+pub mod peer;
+pub mod reset;
 
 use crate::protocol::codec::{BufferTooShort, DecodeError, Reader, Writer};
+use reset::ResetToken;
 
 /// A connection ID of 0 to 20 bytes, stored inline.
 ///
@@ -91,6 +106,60 @@ impl core::fmt::Debug for ConnectionId {
         }
         Ok(())
     }
+}
+
+/// The smallest and default value of the active_connection_id_limit
+/// transport parameter.
+//= https://www.rfc-editor.org/rfc/rfc9000#section-18.2
+//# The value of the active_connection_id_limit parameter MUST be at least 2.
+pub const MIN_ACTIVE_CONNECTION_ID_LIMIT: u64 = 2;
+
+/// The source of new connection IDs and of their stateless reset tokens.
+///
+/// The endpoint implements it: it owns the randomness and the static key.
+pub trait Generator {
+    /// Returns a new connection ID of `len` bytes (1 to 20).
+    ///
+    /// The ID must be unpredictable, must not link to the connection's other
+    /// IDs (RFC 9000 §5.1) and must not be routed to any other connection of
+    /// the endpoint. The sets check the length and reject repeats within the
+    /// connection; anything else is the generator's promise.
+    fn new_cid(&mut self, len: usize) -> ConnectionId;
+
+    /// Returns the stateless reset token for `cid`: a pseudorandom function
+    /// of a static key and the ID (RFC 9000 §10.3.2), so that the endpoint
+    /// can recompute it after losing the connection's state.
+    fn reset_token(&self, cid: &ConnectionId) -> ResetToken;
+}
+
+/// The contents of a NEW_CONNECTION_ID frame (RFC 9000 §19.15): produced by
+/// [`local::LocalCids`] for sending and consumed by [`peer::PeerCids`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewConnectionId {
+    /// The sequence number of the ID.
+    pub sequence: u64,
+    /// IDs with a smaller sequence number are to be retired.
+    pub retire_prior_to: u64,
+    /// The connection ID.
+    pub id: ConnectionId,
+    /// The stateless reset token bound to `id`.
+    pub reset_token: ResetToken,
+}
+
+/// Why a local request (a socket option) on a connection ID set was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// The connection uses zero-length connection IDs in that direction.
+    ZeroLength,
+    /// No connection ID has that sequence number, or the value is out of
+    /// range.
+    InvalidSequence,
+    /// A previous retirement has not completed yet.
+    Busy,
+    /// No connection ID is available for the request.
+    Exhausted,
+    /// Out of memory, or the [`Generator`] broke its contract.
+    Internal,
 }
 
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
