@@ -643,3 +643,466 @@ impl<T> Manager<T> {
         self.timer = self.timer_input().deadline(now);
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_recovery_manager))]
+// ACK frames are lists of ranges, often of one.
+#[allow(clippy::single_range_in_vec_init)]
+mod tests {
+    use super::*;
+    use crate::protocol::error::TransportErrorCode;
+
+    const MS: Duration = Duration::from_millis(1);
+    const INITIAL: PacketNumberSpace = PacketNumberSpace::Initial;
+    const HANDSHAKE: PacketNumberSpace = PacketNumberSpace::Handshake;
+    const DATA: PacketNumberSpace = PacketNumberSpace::ApplicationData;
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_nanos(ms * 1_000_000)
+    }
+
+    /// Settled packets as bitmasks of packet numbers (all below 64).
+    #[derive(Default)]
+    struct Log {
+        acked: u64,
+        lost: u64,
+        last_acked: Option<u64>,
+        out_of_order: bool,
+    }
+
+    impl Log {
+        fn record(&mut self, s: Settled<u64>) {
+            let bit = 1u64 << (s.packet_number % 64);
+            assert_eq!(s.packet.payload, s.packet_number);
+            assert_eq!((self.acked | self.lost) & bit, 0);
+            match s.fate {
+                Fate::Acked => {
+                    self.acked |= bit;
+                    self.out_of_order |= self.last_acked.is_some_and(|l| l >= s.packet_number);
+                    self.last_acked = Some(s.packet_number);
+                }
+                Fate::Lost => self.lost |= bit,
+            }
+        }
+    }
+
+    fn mask(pns: Range<u64>) -> u64 {
+        pns.fold(0, |m, pn| m | 1 << pn)
+    }
+
+    fn manager(is_server: bool, algorithm: Algorithm, ecn: bool) -> Manager<u64> {
+        Manager::new(Config {
+            is_server,
+            algorithm,
+            ecn,
+            ..Config::default()
+        })
+    }
+
+    /// A server past the handshake, with NewReno and no ECN.
+    fn confirmed() -> Manager<u64> {
+        let mut m = manager(true, Algorithm::NewReno, false);
+        m.on_handshake_confirmed(at(0));
+        m
+    }
+
+    fn send(
+        m: &mut Manager<u64>,
+        space: PacketNumberSpace,
+        pn: u64,
+        ms: u64,
+    ) -> Result<(), TransportError> {
+        let ecn = m.ecn_marking();
+        m.on_packet_sent(
+            space,
+            pn,
+            SentPacket {
+                time_sent: at(ms),
+                size: 1200,
+                ack_eliciting: true,
+                in_flight: true,
+                ecn,
+                payload: pn,
+            },
+        )
+    }
+
+    fn ack(
+        m: &mut Manager<u64>,
+        space: PacketNumberSpace,
+        ranges: &[Range<u64>],
+        ms: u64,
+        log: &mut Log,
+    ) -> Result<AckOutcome, TransportError> {
+        m.on_ack_received(
+            space,
+            ranges.iter().cloned(),
+            Duration::ZERO,
+            None,
+            at(ms),
+            &mut |s| log.record(s),
+        )
+    }
+
+    #[test]
+    fn acks_settle_in_order_and_sample_rtt() -> Result<(), TransportError> {
+        let mut m = confirmed();
+        for pn in 0..6 {
+            send(&mut m, DATA, pn, pn)?;
+        }
+        let mut log = Log::default();
+        let out = ack(&mut m, DATA, &[4..6, 0..3], 100, &mut log)?;
+        assert_eq!(out.newly_acked, 5);
+        assert!(out.rtt_sample);
+        assert_eq!(log.acked, mask(0..3) | mask(4..6));
+        assert!(!log.out_of_order);
+        // Packet 3 is two below the largest and 97 ms old: not lost yet.
+        assert_eq!(log.lost, 0);
+        assert_eq!(m.rtt().latest(), 95 * MS);
+        assert_eq!(m.bytes_in_flight(), 1200);
+        assert_eq!(m.largest_acked(DATA), Some(5));
+        // A later frame covering everything settles packet 3 only.
+        let out = ack(&mut m, DATA, &[0..6], 120, &mut log)?;
+        assert_eq!(out.newly_acked, 1);
+        assert!(!out.rtt_sample);
+        assert_eq!(log.acked, mask(0..6));
+        // Acknowledging again changes nothing.
+        let out = ack(&mut m, DATA, &[0..6], 130, &mut log)?;
+        assert_eq!(out, AckOutcome::default());
+        Ok(())
+    }
+
+    #[test]
+    fn rtt_sample_rules() -> Result<(), TransportError> {
+        let mut m = confirmed();
+        let mut log = Log::default();
+        // A packet that is not ack-eliciting gives no sample.
+        m.on_packet_sent(
+            DATA,
+            0,
+            SentPacket {
+                time_sent: at(0),
+                size: 50,
+                ack_eliciting: false,
+                in_flight: false,
+                ecn: EcnCodepoint::NotEct,
+                payload: 0,
+            },
+        )?;
+        let out = ack(&mut m, DATA, &[0..1], 100, &mut log)?;
+        assert_eq!(out.newly_acked, 1);
+        assert!(!out.rtt_sample);
+        assert_eq!(m.rtt().first_sample_time(), None);
+        // The first sample ignores the ACK delay; later ones subtract it,
+        // capped by max_ack_delay once the handshake is confirmed.
+        send(&mut m, DATA, 1, 100)?;
+        ack(&mut m, DATA, &[1..2], 200, &mut log)?;
+        assert_eq!(m.rtt().smoothed(), 100 * MS);
+        send(&mut m, DATA, 2, 200)?;
+        let out = m.on_ack_received(DATA, [2..3], 100 * MS, None, at(400), &mut |s| {
+            log.record(s)
+        })?;
+        assert!(out.rtt_sample);
+        // adjusted = 200 - min(100, 25) = 175; smoothed = (7 * 100 + 175) / 8.
+        assert_eq!(m.rtt().smoothed(), Duration::from_micros(109_375));
+        // A frame whose largest was acknowledged before gives no sample.
+        send(&mut m, DATA, 3, 400)?;
+        send(&mut m, DATA, 4, 400)?;
+        ack(&mut m, DATA, &[4..5], 450, &mut log)?;
+        let out = ack(&mut m, DATA, &[3..5], 460, &mut log)?;
+        assert_eq!(out.newly_acked, 1);
+        assert!(!out.rtt_sample);
+        Ok(())
+    }
+
+    #[test]
+    fn ack_of_unsent_packet_is_a_protocol_violation() -> Result<(), TransportError> {
+        let mut m = confirmed();
+        for pn in 0..3 {
+            send(&mut m, DATA, pn, 0)?;
+        }
+        let mut log = Log::default();
+        let err = ack(&mut m, DATA, &[5..6], 10, &mut log);
+        assert_eq!(
+            err.map_err(|e| (e.code, e.frame_type)),
+            Err((TransportErrorCode::PROTOCOL_VIOLATION, Some(0x02)))
+        );
+        // A bad range after good ones: nothing is settled.
+        assert!(ack(&mut m, DATA, &[0..2, 10..11], 10, &mut log).is_err());
+        assert_eq!(log.acked, 0);
+        assert_eq!(m.outstanding(DATA), 3);
+        // Nothing was ever sent in the Handshake space.
+        assert!(ack(&mut m, HANDSHAKE, &[0..1], 10, &mut log).is_err());
+        // The packets can still be acknowledged properly.
+        assert_eq!(ack(&mut m, DATA, &[0..3], 20, &mut log)?.newly_acked, 3);
+        Ok(())
+    }
+
+    #[test]
+    fn loss_by_packet_threshold_is_a_congestion_event() -> Result<(), TransportError> {
+        let mut m = confirmed();
+        for pn in 0..10 {
+            send(&mut m, DATA, pn, pn)?;
+        }
+        let mut log = Log::default();
+        let out = ack(&mut m, DATA, &[4..10], 50, &mut log)?;
+        assert_eq!(log.lost, mask(0..4));
+        assert_eq!(log.acked, mask(4..10));
+        assert_eq!(out.lost, 4);
+        assert!(out.congestion_event);
+        assert!(!out.persistent_congestion);
+        // Halved, and not grown by packets sent before recovery started.
+        assert_eq!(m.congestion_window(), 6_000);
+        assert_eq!(m.bytes_in_flight(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn loss_by_time_threshold_on_timeout() -> Result<(), TransportError> {
+        let mut m = confirmed();
+        send(&mut m, DATA, 0, 0)?;
+        send(&mut m, DATA, 1, 0)?;
+        let mut log = Log::default();
+        ack(&mut m, DATA, &[1..2], 100, &mut log)?;
+        // latest = smoothed = 100 ms: packet 0 is lost at 9/8 * 100 ms.
+        assert_eq!(log.lost, 0);
+        assert_eq!(
+            m.next_timeout(),
+            Some(at(0) + Duration::from_micros(112_500))
+        );
+        assert_eq!(
+            m.on_timeout(at(112), &mut |s| log.record(s)),
+            TimerOutcome::Pending
+        );
+        let t = at(0) + Duration::from_micros(112_500);
+        assert_eq!(
+            m.on_timeout(t, &mut |s| log.record(s)),
+            TimerOutcome::Lost(DATA)
+        );
+        assert_eq!(log.lost, 1);
+        assert_eq!(m.next_timeout(), None);
+        // 12000 + 1200 from the acknowledgment, halved.
+        assert_eq!(m.congestion_window(), 6_600);
+        Ok(())
+    }
+
+    #[test]
+    fn pto_backoff_and_reset() -> Result<(), TransportError> {
+        let mut m = confirmed();
+        let mut log = Log::default();
+        // Fill the window so only probes may go.
+        for pn in 0..10 {
+            send(&mut m, DATA, pn, 0)?;
+        }
+        assert!(!m.can_send(DATA, 1200));
+        // PTO = 333 + 4 * 166.5 + 25 = 1024 ms.
+        assert_eq!(m.next_timeout(), Some(at(1024)));
+        assert_eq!(
+            m.on_timeout(at(1000), &mut |s| log.record(s)),
+            TimerOutcome::Pending
+        );
+        assert_eq!(
+            m.on_timeout(at(1024), &mut |s| log.record(s)),
+            TimerOutcome::Probe(DATA)
+        );
+        assert_eq!(m.pto_count(), 1);
+        // A PTO declares nothing lost.
+        assert_eq!(log.lost, 0);
+        // Two probes may exceed the window.
+        assert!(m.can_send(DATA, 1200));
+        send(&mut m, DATA, 10, 1024)?;
+        assert!(m.can_send(DATA, 1200));
+        send(&mut m, DATA, 11, 1024)?;
+        assert!(!m.can_send(DATA, 1200));
+        // Doubled, from the last ack-eliciting packet.
+        assert_eq!(m.next_timeout(), Some(at(1024 + 2048)));
+        assert_eq!(
+            m.on_timeout(at(3072), &mut |s| log.record(s)),
+            TimerOutcome::Probe(DATA)
+        );
+        assert_eq!(m.pto_count(), 2);
+        assert_eq!(m.next_timeout(), Some(at(1024 + 4096)));
+        // An acknowledgment resets the backoff.
+        ack(&mut m, DATA, &[11..12], 3100, &mut log)?;
+        assert_eq!(m.pto_count(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn client_keeps_backoff_until_address_validated() -> Result<(), TransportError> {
+        let mut m = manager(false, Algorithm::NewReno, false);
+        let mut log = Log::default();
+        send(&mut m, INITIAL, 0, 0)?;
+        // Initial: no max_ack_delay in the PTO.
+        assert_eq!(m.next_timeout(), Some(at(999)));
+        assert_eq!(
+            m.on_timeout(at(999), &mut |s| log.record(s)),
+            TimerOutcome::Probe(INITIAL)
+        );
+        send(&mut m, INITIAL, 1, 999)?;
+        ack(&mut m, INITIAL, &[0..2], 1100, &mut log)?;
+        assert_eq!(m.pto_count(), 1);
+        // Nothing in flight, but the server may be blocked: anti-deadlock.
+        assert_eq!(m.bytes_in_flight(), 0);
+        let pto = m.rtt().pto_base() * 2;
+        assert_eq!(m.next_timeout(), Some(at(1100) + pto));
+        assert_eq!(
+            m.on_timeout(at(1100) + pto, &mut |s| log.record(s)),
+            TimerOutcome::AntiDeadlockProbe
+        );
+        assert_eq!(m.pto_count(), 2);
+        // A Handshake ACK proves the server validated the address.
+        send(&mut m, HANDSHAKE, 0, 3000)?;
+        ack(&mut m, HANDSHAKE, &[0..1], 3100, &mut Log::default())?;
+        assert_eq!(m.pto_count(), 0);
+        assert_eq!(m.next_timeout(), None);
+        Ok(())
+    }
+
+    #[test]
+    fn amplification_blocked_server_arms_no_pto() -> Result<(), TransportError> {
+        let mut m = manager(true, Algorithm::Cubic, false);
+        let mut log = Log::default();
+        send(&mut m, INITIAL, 0, 0)?;
+        m.set_amplification_blocked(true, at(0));
+        assert_eq!(m.next_timeout(), None);
+        assert_eq!(
+            m.on_timeout(at(5000), &mut |s| log.record(s)),
+            TimerOutcome::Pending
+        );
+        // A datagram from the client unblocks it; the PTO is overdue.
+        m.set_amplification_blocked(false, at(2000));
+        assert_eq!(m.next_timeout(), Some(at(999)));
+        assert_eq!(
+            m.on_timeout(at(2000), &mut |s| log.record(s)),
+            TimerOutcome::Probe(INITIAL)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn discarding_keys_drops_packets_from_flight() -> Result<(), TransportError> {
+        let mut m = manager(true, Algorithm::Cubic, false);
+        send(&mut m, INITIAL, 0, 0)?;
+        send(&mut m, INITIAL, 1, 0)?;
+        send(&mut m, HANDSHAKE, 0, 100)?;
+        assert_eq!(m.bytes_in_flight(), 3600);
+        assert_eq!(m.next_timeout(), Some(at(999)));
+        m.discard_space(INITIAL, at(200));
+        assert_eq!(m.bytes_in_flight(), 1200);
+        assert_eq!(m.outstanding(INITIAL), 0);
+        assert_eq!(m.next_timeout(), Some(at(1099)));
+        m.discard_space(HANDSHAKE, at(300));
+        assert_eq!(m.bytes_in_flight(), 0);
+        assert_eq!(m.next_timeout(), None);
+        // The window did not shrink: discarding is no congestion signal.
+        assert_eq!(m.congestion_window(), 12_000);
+        Ok(())
+    }
+
+    #[test]
+    fn persistent_congestion_collapses_the_window() -> Result<(), TransportError> {
+        let mut m = confirmed();
+        let mut log = Log::default();
+        send(&mut m, DATA, 0, 0)?;
+        ack(&mut m, DATA, &[0..1], 100, &mut log)?;
+        // Packets 1 to 12 from 200 ms to 1300 ms span 1100 ms; all lost when
+        // packet 13 is acknowledged. Its 100 ms sample leaves smoothed_rtt at
+        // 100 and rttvar at 37.5: the duration is (100 + 150 + 25) * 3 = 825 ms.
+        for pn in 1..14 {
+            send(&mut m, DATA, pn, 100 + 100 * pn)?;
+        }
+        let out = ack(&mut m, DATA, &[13..14], 1500, &mut log)?;
+        assert_eq!(log.lost, mask(1..13));
+        assert!(out.persistent_congestion);
+        // The minimum window, then slow start from the acknowledgment of
+        // packet 13, sent after the recovery period was reset.
+        assert_eq!(m.congestion_window(), 2_400 + 1_200);
+        // min_rtt restarts from the latest sample.
+        assert_eq!(m.rtt().min(), 100 * MS);
+        Ok(())
+    }
+
+    #[test]
+    fn shorter_losses_are_not_persistent() -> Result<(), TransportError> {
+        let mut m = confirmed();
+        let mut log = Log::default();
+        send(&mut m, DATA, 0, 0)?;
+        ack(&mut m, DATA, &[0..1], 100, &mut log)?;
+        for pn in 1..9 {
+            send(&mut m, DATA, pn, 100 + 100 * pn)?;
+        }
+        send(&mut m, DATA, 9, 1300)?;
+        // Packets 1 to 8 span 700 ms, less than the 825 ms needed.
+        let out = ack(&mut m, DATA, &[9..10], 1400, &mut log)?;
+        assert_eq!(log.lost, mask(1..9));
+        assert!(!out.persistent_congestion);
+        assert_eq!(m.congestion_window(), 6_600);
+        Ok(())
+    }
+
+    #[test]
+    fn ecn_ce_is_a_congestion_event() -> Result<(), TransportError> {
+        let mut m = manager(true, Algorithm::Cubic, true);
+        m.on_handshake_confirmed(at(0));
+        assert_eq!(m.ecn_marking(), EcnCodepoint::Ect0);
+        for pn in 0..3 {
+            send(&mut m, DATA, pn, pn)?;
+        }
+        let mut log = Log::default();
+        let counts = EcnCounts {
+            ect0: 2,
+            ect1: 0,
+            ce: 1,
+        };
+        let out = m.on_ack_received(
+            DATA,
+            [0..3],
+            Duration::ZERO,
+            Some(counts),
+            at(50),
+            &mut |s| log.record(s),
+        )?;
+        assert!(out.congestion_event);
+        assert_eq!(out.lost, 0);
+        // CUBIC: 12000 * 0.7.
+        assert_eq!(m.congestion_window(), 8_400);
+        assert_eq!(m.ecn_state(), EcnState::Testing);
+        // Marked packets acknowledged without counts: ECN is disabled.
+        send(&mut m, DATA, 3, 60)?;
+        ack(&mut m, DATA, &[3..4], 100, &mut log)?;
+        assert_eq!(m.ecn_state(), EcnState::Failed);
+        assert_eq!(m.ecn_marking(), EcnCodepoint::NotEct);
+        Ok(())
+    }
+
+    #[test]
+    fn retry_hands_everything_back() -> Result<(), TransportError> {
+        let mut m = manager(false, Algorithm::Cubic, false);
+        send(&mut m, INITIAL, 0, 0)?;
+        send(&mut m, INITIAL, 1, 0)?;
+        let mut log = Log::default();
+        m.on_retry(&mut |s| log.record(s));
+        assert_eq!(log.lost, mask(0..2));
+        assert_eq!(m.bytes_in_flight(), 0);
+        assert_eq!(m.next_timeout(), None);
+        // Packet numbers keep increasing after a Retry.
+        assert!(send(&mut m, INITIAL, 1, 10).is_err());
+        send(&mut m, INITIAL, 2, 10)?;
+        Ok(())
+    }
+
+    #[test]
+    fn pacing_spreads_the_window() -> Result<(), TransportError> {
+        let mut m = confirmed();
+        // The initial burst of ten packets goes at once.
+        for pn in 0..10 {
+            assert_eq!(m.next_send_time(at(0), 1200), None);
+            send(&mut m, DATA, pn, 0)?;
+        }
+        // Then one every 333 ms * 1200 / 12000 / 1.25 = 26.64 ms.
+        let next = m.next_send_time(at(0), 1200).map(Instant::as_nanos);
+        assert!(next.is_some_and(|t| t.abs_diff(26_640_000) < 1_000));
+        Ok(())
+    }
+}
