@@ -73,12 +73,13 @@ impl Default for Config {
 pub enum TimerOutcome {
     /// The timer had not expired; nothing was done.
     Pending,
-    /// Packets of the space were declared lost by the time threshold and
-    /// handed to the closure.
+    /// Time-threshold loss detection ran for the space; the packets it
+    /// declared lost were handed to the closure.
     Lost(PacketNumberSpace),
     /// The probe timeout expired: send one or two ack-eliciting packets in
     /// the space, preferably with new data, otherwise old data or a PING.
-    /// [`Manager::can_send`] lets them past the congestion window.
+    /// [`Manager::can_send`] lets them past the congestion window, and they
+    /// need not wait for pacing.
     Probe(PacketNumberSpace),
     /// A client's anti-deadlock probe: send an ack-eliciting Handshake
     /// packet if Handshake keys are available, otherwise an Initial packet

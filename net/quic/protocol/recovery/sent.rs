@@ -10,7 +10,7 @@
 //! [`Settled`] packet that was acknowledged or declared lost, or silently
 //! when its space's keys are discarded.
 //!
-//! [`SentPackets`] stores one space's packets in packet-number order in a
+//! `SentPackets` stores one space's packets in packet-number order in a
 //! single vector: lookups are binary searches, removal leaves a vacant slot
 //! that is reclaimed once the oldest packets are settled, so steady-state
 //! sending and acknowledging does not allocate.
@@ -188,12 +188,13 @@ impl<T> SentPackets<T> {
         if self.largest_sent.is_some_and(|largest| pn <= largest) {
             return Err(PushError::Reused(PacketNumberReused));
         }
-        if self.slots.len() == self.slots.capacity() && self.head > 0 {
-            // Reclaim the vacant front instead of growing, when that frees
-            // at least half: the moves are then paid for by the pushes.
-            if self.head * 2 >= self.slots.len() {
-                self.compact();
-            }
+        // When full, reclaim the vacant front instead of growing if that
+        // frees at least half: the moves are then paid for by the pushes.
+        if self.slots.len() == self.slots.capacity()
+            && self.head > 0
+            && self.head * 2 >= self.slots.len()
+        {
+            self.compact();
         }
         let mut totals = self.totals;
         totals.add(&packet);
