@@ -10,7 +10,9 @@
 //! - [`Manager::on_ack_received`] for every ACK frame,
 //! - [`Manager::on_timeout`] when [`Manager::next_timeout`] expires,
 //! - [`Manager::discard_space`], [`Manager::on_handshake_confirmed`],
-//!   [`Manager::set_amplification_blocked`] on handshake progress.
+//!   [`Manager::set_amplification_blocked`] on handshake progress, and
+//!   [`Manager::on_retry`], [`Manager::on_0rtt_rejected`] when the
+//!   handshake takes a detour.
 //!
 //! Packets leave through a caller closure as [`Settled`] values, each
 //! exactly once, acknowledged packets in packet-number order. Before
@@ -493,19 +495,7 @@ impl<T> Manager<T> {
         F: FnMut(Settled<T>),
     {
         for space in PacketNumberSpace::ALL {
-            let state = &mut self.spaces[space.index()];
-            state.sent.drain_all(|pn, packet| {
-                settled(Settled {
-                    space,
-                    packet_number: pn,
-                    fate: Fate::Lost,
-                    packet,
-                })
-            });
-            state.largest_acked = None;
-            state.loss_time = None;
-            state.last_ack_eliciting = None;
-            state.probes = 0;
+            self.requeue_space(space, settled);
         }
         self.congestion = self
             .config
@@ -514,6 +504,38 @@ impl<T> Manager<T> {
         self.pacer = Pacer::new(self.config.max_datagram_size);
         self.pto_count = 0;
         self.timer = None;
+    }
+
+    /// The server rejected 0-RTT: the Application Data packets sent so far,
+    /// all 0-RTT, are handed back as lost so that their frames go again in
+    /// 1-RTT packets, without a congestion signal (RFC 9002 §6.4).
+    pub fn on_0rtt_rejected<F>(&mut self, now: Instant, settled: &mut F)
+    where
+        F: FnMut(Settled<T>),
+    {
+        self.requeue_space(PacketNumberSpace::ApplicationData, settled);
+        self.set_timer(now);
+    }
+
+    /// Hands every packet of `space` back as lost and forgets its loss
+    /// detection state.
+    fn requeue_space<F>(&mut self, space: PacketNumberSpace, settled: &mut F)
+    where
+        F: FnMut(Settled<T>),
+    {
+        let state = &mut self.spaces[space.index()];
+        state.sent.drain_all(|pn, packet| {
+            settled(Settled {
+                space,
+                packet_number: pn,
+                fate: Fate::Lost,
+                packet,
+            })
+        });
+        state.largest_acked = None;
+        state.loss_time = None;
+        state.last_ack_eliciting = None;
+        state.probes = 0;
     }
 
     fn space(&self, space: PacketNumberSpace) -> &SpaceState<T> {
@@ -1090,6 +1112,24 @@ mod tests {
         // Packet numbers keep increasing after a Retry.
         assert!(send(&mut m, INITIAL, 1, 10).is_err());
         send(&mut m, INITIAL, 2, 10)?;
+        Ok(())
+    }
+
+    #[test]
+    fn rejected_0rtt_is_handed_back() -> Result<(), TransportError> {
+        let mut m = manager(false, Algorithm::NewReno, false);
+        send(&mut m, INITIAL, 0, 0)?;
+        send(&mut m, DATA, 0, 0)?;
+        send(&mut m, DATA, 1, 0)?;
+        let mut log = Log::default();
+        m.on_0rtt_rejected(at(50), &mut |s| log.record(s));
+        assert_eq!(log.lost, mask(0..2));
+        assert_eq!(m.bytes_in_flight(), 1200);
+        assert_eq!(m.congestion_window(), 12_000);
+        // The Initial packet still has its PTO.
+        assert_eq!(m.next_timeout(), Some(at(999)));
+        // 1-RTT packets continue the numbering.
+        send(&mut m, DATA, 2, 60)?;
         Ok(())
     }
 
