@@ -21,6 +21,7 @@ use super::{
     sock::Sock,
     sockopt::{GetValue, SetValue},
 };
+use crate::ffi::{c_int, c_long, c_uint};
 use crate::{
     bindings,
     error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
@@ -28,7 +29,6 @@ use crate::{
     types::Opaque,
     ThisModule, //
 };
-use crate::ffi::{c_int, c_long, c_uint};
 use core::{
     cell::UnsafeCell,
     marker::PhantomData,
@@ -203,7 +203,10 @@ struct Family<T: InetProtocol> {
     _p: PhantomData<T>,
 }
 
-const SOCK_TYPES: [u32; 2] = [bindings::sock_type_SOCK_STREAM, bindings::sock_type_SOCK_DGRAM];
+const SOCK_TYPES: [u32; 2] = [
+    bindings::sock_type_SOCK_STREAM,
+    bindings::sock_type_SOCK_DGRAM,
+];
 
 impl<T: InetProtocol> Family<T> {
     fn new(module: &'static ThisModule, v6: bool) -> Self {
@@ -269,6 +272,10 @@ impl<T: InetProtocol> Family<T> {
 
 /// `inet_register_protosw()` cannot fail loudly: it only logs when a
 /// permanent protocol already owns the number. Adapt it to the IPv6 shape.
+///
+/// # Safety
+///
+/// As for `inet_register_protosw()`.
 unsafe extern "C" fn inet_register_protosw(sw: *mut bindings::inet_protosw) -> c_int {
     // SAFETY: Forwarded from `Family::register`'s caller.
     unsafe { bindings::inet_register_protosw(sw) };
@@ -312,10 +319,10 @@ impl<T: InetProtocol> Registration<T> {
                 this.v4
                     .register(inet_register_protosw, bindings::inet_unregister_protosw)?;
                 #[cfg(CONFIG_IPV6 = "y")]
-                if let Err(e) = this
-                    .v6
-                    .register(bindings::inet6_register_protosw, bindings::inet6_unregister_protosw)
-                {
+                if let Err(e) = this.v6.register(
+                    bindings::inet6_register_protosw,
+                    bindings::inet6_unregister_protosw,
+                ) {
                     this.v4.unregister(bindings::inet_unregister_protosw);
                     return Err(e);
                 }
@@ -353,7 +360,7 @@ impl<T: InetProtocol> Adapter<T> {
         let bytes = name.to_bytes();
         let mut i = 0;
         while i < bytes.len() && i < p.name.len() - 1 {
-            p.name[i] = bytes[i] as _;
+            p.name[i] = bytes[i] as crate::ffi::c_char;
             i += 1;
         }
         p.owner = module.as_ptr();
@@ -439,6 +446,9 @@ impl<T: InetProtocol> Adapter<T> {
         unsafe { ProtoSock::from_raw((*sock).sk) }
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn init_callback(sk: *mut bindings::sock) -> c_int {
         from_result(|| {
             let repr = sk.cast::<SockRepr<T>>();
@@ -456,6 +466,9 @@ impl<T: InetProtocol> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn destroy_callback(sk: *mut bindings::sock) {
         let repr = sk.cast::<SockRepr<T>>();
         // SAFETY: `destroy` runs once, from `sk_common_release()`, after the
@@ -468,6 +481,9 @@ impl<T: InetProtocol> Adapter<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn close_callback(sk: *mut bindings::sock, _timeout: c_long) {
         if T::HAS_CLOSE {
             // SAFETY: `close` is called by inet(6)_release on a live socket
@@ -479,12 +495,21 @@ impl<T: InetProtocol> Adapter<T> {
         unsafe { bindings::sk_common_release(sk) };
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn hash_callback(_sk: *mut bindings::sock) -> c_int {
         0
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn unhash_callback(_sk: *mut bindings::sock) {}
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn bind_callback(
         sock: *mut bindings::socket,
         addr: *mut bindings::sockaddr_unsized,
@@ -500,6 +525,9 @@ impl<T: InetProtocol> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn connect_callback(
         sock: *mut bindings::socket,
         addr: *mut bindings::sockaddr_unsized,
@@ -515,6 +543,9 @@ impl<T: InetProtocol> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn listen_callback(sock: *mut bindings::socket, backlog: c_int) -> c_int {
         from_result(|| {
             // SAFETY: A `proto_ops` call on one of our sockets.
@@ -523,6 +554,9 @@ impl<T: InetProtocol> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn shutdown_callback(sock: *mut bindings::socket, how: c_int) -> c_int {
         from_result(|| {
             // SAFETY: A `proto_ops` call on one of our sockets.
@@ -531,6 +565,9 @@ impl<T: InetProtocol> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn setsockopt_callback(
         sock: *mut bindings::socket,
         level: c_int,
@@ -548,6 +585,9 @@ impl<T: InetProtocol> Adapter<T> {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
     unsafe extern "C" fn getsockopt_callback(
         sock: *mut bindings::socket,
         level: c_int,

@@ -111,9 +111,8 @@ impl<'a> GetValue<'a> {
     /// buffer, for `'a`.
     pub unsafe fn from_raw(opt: *mut bindings::sockopt_t) -> Self {
         // SAFETY: Guaranteed by the caller.
-        Self {
-            opt: unsafe { &mut *opt },
-        }
+        let opt = unsafe { &mut *opt };
+        Self { opt }
     }
 
     /// The caller's buffer size (`*optlen` on entry).

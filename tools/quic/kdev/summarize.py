@@ -144,6 +144,9 @@ def main():
     if os.path.exists(cargo):
         parse_cargo(cargo, suites)
     ktap = os.path.join(results, "ktap.txt")
+    if not os.path.exists(ktap) and os.path.exists(os.path.join(results, "vm.log")):
+        # The guest died before it could save its log: use the console.
+        ktap = os.path.join(results, "vm.log")
     expected_path = os.path.join(results, "expected-suites.txt")
     expected = open(expected_path).read().split() if os.path.exists(expected_path) else []
     if os.path.exists(ktap):
@@ -159,6 +162,15 @@ def main():
         s = suites.setdefault("kselftest: net/quic", Suite("kselftest: net/quic"))
         s.failed += 1
         s.notes.append("no kselftest output")
+
+    checks = os.path.join(results, "checks.txt")
+    if os.path.exists(checks):
+        parse_tap(checks, suites, "checks: build, lint, style")
+    problems = os.path.join(results, "dmesg-problems.txt")
+    if os.path.exists(problems) and open(problems).read().strip():
+        s = suites.setdefault("kernel log", Suite("kernel log"))
+        s.failed += 1
+        s.notes.append("BUG/WARNING/Oops in the guest's log: see dmesg-problems.txt")
 
     passed = failed = 0
     width = max([len(s.name) for s in suites.values()] + [10])

@@ -21,8 +21,11 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || die "no guest command"
 
+verbose=()
+[ "${QUIC_VM_VERBOSE:-0}" = 1 ] && verbose=(--verbose)  # the kernel console too
 vng_run() { # accel-args... -- cmd
-	PATH="$TOOLCHAIN/venv/bin:$KPATH" "$VNG" -r "$kernel" --cpus 2 --memory 2G --user root "${rw[@]}" "$@"
+	PATH="$TOOLCHAIN/venv/bin:$KPATH" "$VNG" -r "$kernel" --cpus 2 --memory 2G --user root \
+		"${verbose[@]}" "${rw[@]}" "$@" < /dev/null
 }
 
 accel_file="$QUIC_WORK/accel"

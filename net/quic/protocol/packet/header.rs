@@ -552,7 +552,10 @@ mod tests {
 
     #[test]
     fn big_room_uses_four_byte_length() -> Result<(), PacketError> {
-        let mut buf = [0u8; 20_000];
+        // On the heap: kernel stacks are 16 KiB.
+        let mut buf =
+            crate::protocol::alloc::Vec::from_elem(0u8, 20_000, crate::protocol::alloc::GFP)
+                .map_err(|_| PacketError::BufferTooShort)?;
         let mut w = Writer::new(&mut buf);
         let layout = initial(Version::V1, &[]).encode(&mut w)?;
         assert_eq!(layout.length_field.map(|(_, size)| size), Some(4));

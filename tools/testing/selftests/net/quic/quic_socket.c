@@ -93,7 +93,8 @@ TEST_F(quic, bind_listen_close)
 	struct sockaddr_storage ss, got;
 	socklen_t len = loopback(variant->family, &ss), glen = sizeof(got);
 
-	ASSERT_EQ(0, bind(self->fd, (struct sockaddr *)&ss, len)) TH_LOG("bind: %s", strerror(errno));
+	ASSERT_EQ(0, bind(self->fd, (struct sockaddr *)&ss, len))
+		TH_LOG("bind: %s", strerror(errno));
 	ASSERT_EQ(0, getsockname(self->fd, (struct sockaddr *)&got, &glen));
 	EXPECT_EQ(variant->family, got.ss_family);
 	if (variant->family == AF_INET) {

@@ -1,0 +1,24 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the guest (virtme-ng): collect the boot-time KUnit report and
+# run the QUIC kselftests the way a developer would:
+#   make -C tools/testing/selftests TARGETS=net/quic run_tests
+# Usage: guest-tests.sh RESULTS_DIR TREE HEADERS_DIR
+results=$1 tree=$2 headers=$3
+set -u
+
+echo "guest: $(uname -r), $(nproc) CPUs"
+mount -t debugfs none /sys/kernel/debug 2>/dev/null
+dmesg > "$results/ktap.txt"
+if [ -d /sys/kernel/debug/kunit ]; then
+	for s in /sys/kernel/debug/kunit/*/; do
+		name=$(basename "$s")
+		cat "$s/results" > "$results/kunit-$name.txt" 2>/dev/null
+	done
+fi
+
+make -s -C "$tree/tools/testing/selftests" TARGETS=net/quic \
+	KHDR_INCLUDES="-isystem $headers" run_tests > "$results/kselftest.txt" 2>&1
+echo "kselftest exit: $?"
+dmesg | grep -E "BUG|WARNING|Oops|panic|leak" > "$results/dmesg-problems.txt"
+dmesg > "$results/dmesg-after.txt"
