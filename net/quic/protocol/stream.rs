@@ -489,7 +489,10 @@ mod tests {
         assert_eq!(stream_frame_capacity(3, id, 0), Some(0));
         assert_eq!(stream_frame_capacity(10, id, 0), Some(7));
         // A 2-byte offset and a 2-byte length for a 1200-byte room.
-        assert_eq!(stream_frame_capacity(1200, id, 100), Some(1200 - 1 - 1 - 2 - 2));
+        assert_eq!(
+            stream_frame_capacity(1200, id, 100),
+            Some(1200 - 1 - 1 - 2 - 2)
+        );
     }
 
     #[test]

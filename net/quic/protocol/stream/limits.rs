@@ -184,10 +184,9 @@ impl IncomingStreams {
         self.closed
     }
 
-    /// The peer used the stream of index `index`: opens it and every lower
-    /// one not yet opened, and returns the indices newly opened (empty if
-    /// `index` was already opened).
-    pub fn open_to(&mut self, index: u64) -> Result<Range<u64>, TransportError> {
+    /// How many streams the peer's use of stream index `index` opens: zero
+    /// if it is open already, or an error if it is beyond our limit.
+    pub fn to_open(&self, index: u64) -> Result<u64, TransportError> {
         //= https://www.rfc-editor.org/rfc/rfc9000#section-4.6
         //# An endpoint that receives a frame with a stream ID exceeding the
         //# limit it has sent MUST treat this as a connection error of type
@@ -198,12 +197,17 @@ impl IncomingStreams {
                 "stream ID beyond the advertised limit",
             ));
         }
-        if index < self.opened {
-            return Ok(self.opened..self.opened);
-        }
+        Ok((index + 1).saturating_sub(self.opened))
+    }
+
+    /// The peer used the stream of index `index`: opens it and every lower
+    /// one not yet opened, and returns the indices newly opened (empty if
+    /// `index` was already opened).
+    pub fn open_to(&mut self, index: u64) -> Result<Range<u64>, TransportError> {
+        self.to_open(index)?;
         let first = self.opened;
         // INVARIANT: index < max.
-        self.opened = index + 1;
+        self.opened = self.opened.max(index + 1);
         Ok(first..self.opened)
     }
 
@@ -321,17 +325,16 @@ mod tests {
         let param = out.set_initial(MAX_STREAM_COUNT + 1).map_err(|e| e.code);
         assert_eq!(param, Err(TransportErrorCode::TRANSPORT_PARAMETER_ERROR));
         assert_eq!(out.on_max_streams(MAX_STREAM_COUNT), Ok(true));
-        assert_eq!(
-            out.open_to(MAX_STREAM_COUNT - 1),
-            Ok(0..MAX_STREAM_COUNT)
-        );
+        assert_eq!(out.open_to(MAX_STREAM_COUNT - 1), Ok(0..MAX_STREAM_COUNT));
         assert_eq!(out.open_to(MAX_STREAM_COUNT), Err(StreamError::StreamLimit));
     }
 
     #[test]
     fn incoming_limit_error() {
         let mut inc = IncomingStreams::new(2);
+        assert_eq!(inc.to_open(1), Ok(2));
         assert_eq!(inc.open_to(1), Ok(0..2));
+        assert_eq!(inc.to_open(0), Ok(0));
         assert_eq!(inc.open_to(0), Ok(2..2));
         let err = inc.open_to(2).map_err(|e| e.code);
         assert_eq!(err, Err(TransportErrorCode::STREAM_LIMIT_ERROR));
@@ -378,7 +381,9 @@ mod tests {
         assert_eq!(inc.poll_update(), None);
         inc.on_peer_blocked(4)?;
         assert_eq!(inc.poll_update(), Some(5));
-        let err = inc.on_peer_blocked(MAX_STREAM_COUNT + 1).map_err(|e| e.code);
+        let err = inc
+            .on_peer_blocked(MAX_STREAM_COUNT + 1)
+            .map_err(|e| e.code);
         assert_eq!(err, Err(TransportErrorCode::FRAME_ENCODING_ERROR));
         assert_eq!(IncomingStreams::new(u64::MAX).max(), MAX_STREAM_COUNT);
         Ok(())

@@ -356,7 +356,10 @@ mod tests {
         assert_eq!(drain(&mut r), Some(50));
         // The limit moves with the read position.
         assert!(insert(&mut r, 100, 50)?);
-        assert_eq!(r.insert(u64::MAX, &[1]), Err(ReassemblyError::LimitExceeded));
+        assert_eq!(
+            r.insert(u64::MAX, &[1]),
+            Err(ReassemblyError::LimitExceeded)
+        );
         r.set_limit(1000);
         assert!(insert(&mut r, 1000, 10)?);
         Ok(())

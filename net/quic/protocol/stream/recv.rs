@@ -24,7 +24,7 @@
 use core::time::Duration;
 
 use super::flow_control::RecvWindow;
-use super::reassembly::{ReassemblyError, Reassembler};
+use super::reassembly::{Reassembler, ReassemblyError};
 use super::{
     len_u64, ControlFrame, StreamError, StreamId, StreamState, FRAME_RESET_STREAM, FRAME_STREAM,
     MAX_OFFSET,
@@ -233,7 +233,12 @@ impl RecvStream {
     }
 
     /// Counts data up to `end` against stream and connection flow control.
-    fn account(&mut self, end: u64, conn: &mut RecvWindow, frame: u64) -> Result<(), TransportError> {
+    fn account(
+        &mut self,
+        end: u64,
+        conn: &mut RecvWindow,
+        frame: u64,
+    ) -> Result<(), TransportError> {
         self.window.check(end).map_err(|e| e.with_frame(frame))?;
         let new = end.saturating_sub(self.window.received());
         let conn_total = conn.received().saturating_add(new);
@@ -322,7 +327,13 @@ impl RecvStream {
     /// Marks `n` bytes returned by [`peek`](Self::peek) as read at `now`,
     /// with `rtt` the smoothed RTT for window auto-tuning. Returns whether
     /// the end of the stream was reached.
-    pub fn consume(&mut self, n: usize, conn: &mut RecvWindow, now: Instant, rtt: Duration) -> bool {
+    pub fn consume(
+        &mut self,
+        n: usize,
+        conn: &mut RecvWindow,
+        now: Instant,
+        rtt: Duration,
+    ) -> bool {
         let n = self.buf.consume(len_u64(n));
         if n > 0 {
             self.window.on_read(n, now, rtt);
@@ -489,19 +500,34 @@ mod tests {
     fn recv_size_known_data_recvd_data_read() -> Result<(), TransportError> {
         let mut c = conn();
         let mut s = RecvStream::new(100, 100);
-        assert_eq!(s.on_data(5, b"world", true, &mut c)?, Some(RecvState::SizeKnown));
+        assert_eq!(
+            s.on_data(5, b"world", true, &mut c)?,
+            Some(RecvState::SizeKnown)
+        );
         assert_eq!(s.final_size(), Some(10));
         assert!(!s.is_readable());
-        assert_eq!(s.on_data(0, b"hello", false, &mut c)?, Some(RecvState::DataRecvd));
+        assert_eq!(
+            s.on_data(0, b"hello", false, &mut c)?,
+            Some(RecvState::DataRecvd)
+        );
         let mut out = [0u8; 4];
-        assert_eq!(read(&mut s, &mut c, &mut out), Ok(Read { len: 4, fin: false }));
+        assert_eq!(
+            read(&mut s, &mut c, &mut out),
+            Ok(Read { len: 4, fin: false })
+        );
         assert_eq!(&out, b"hell");
         let mut out = [0u8; 16];
-        assert_eq!(read(&mut s, &mut c, &mut out), Ok(Read { len: 6, fin: true }));
+        assert_eq!(
+            read(&mut s, &mut c, &mut out),
+            Ok(Read { len: 6, fin: true })
+        );
         assert_eq!(&out[..6], b"oworld");
         assert_eq!(s.state(), RecvState::DataRead);
         assert!(s.state().is_terminal());
-        assert_eq!(read(&mut s, &mut c, &mut out), Ok(Read { len: 0, fin: true }));
+        assert_eq!(
+            read(&mut s, &mut c, &mut out),
+            Ok(Read { len: 0, fin: true })
+        );
         // Retransmissions after the end are harmless.
         assert_eq!(s.on_data(0, b"hello", false, &mut c)?, None);
         assert_eq!(c.consumed(), 10);
@@ -514,7 +540,10 @@ mod tests {
         let mut s = RecvStream::new(100, 100);
         assert_eq!(s.on_data(0, &[], true, &mut c)?, Some(RecvState::DataRecvd));
         assert!(s.is_readable());
-        assert_eq!(read(&mut s, &mut c, &mut []), Ok(Read { len: 0, fin: true }));
+        assert_eq!(
+            read(&mut s, &mut c, &mut []),
+            Ok(Read { len: 0, fin: true })
+        );
         assert_eq!(s.state(), RecvState::DataRead);
         Ok(())
     }
@@ -523,7 +552,10 @@ mod tests {
     fn nothing_to_read_blocks() {
         let mut c = conn();
         let mut s = RecvStream::new(100, 100);
-        assert_eq!(read(&mut s, &mut c, &mut [0u8; 4]), Err(StreamError::Blocked));
+        assert_eq!(
+            read(&mut s, &mut c, &mut [0u8; 4]),
+            Err(StreamError::Blocked)
+        );
     }
 
     #[test]
@@ -555,7 +587,9 @@ mod tests {
         let mut c = conn();
         let mut s = RecvStream::new(100, 100);
         s.on_data(0, &[0; 20], false, &mut c)?;
-        let err = s.on_reset(0, 10, &mut c).map_err(|e| (e.code, e.frame_type));
+        let err = s
+            .on_reset(0, 10, &mut c)
+            .map_err(|e| (e.code, e.frame_type));
         assert_eq!(err, Err((TransportErrorCode::FINAL_SIZE_ERROR, Some(0x04))));
         Ok(())
     }
@@ -632,9 +666,15 @@ mod tests {
             // Late data and duplicate resets are ignored.
             assert_eq!(s.on_data(0, &[0; 10], false, &mut c)?, None);
             assert_eq!(s.on_reset(7, 20, &mut c)?, None);
-            assert_eq!(read(&mut s, &mut c, &mut [0u8; 4]), Err(StreamError::Reset(7)));
+            assert_eq!(
+                read(&mut s, &mut c, &mut [0u8; 4]),
+                Err(StreamError::Reset(7))
+            );
             assert_eq!(s.state(), RecvState::ResetRead);
-            assert_eq!(read(&mut s, &mut c, &mut [0u8; 4]), Err(StreamError::Reset(7)));
+            assert_eq!(
+                read(&mut s, &mut c, &mut [0u8; 4]),
+                Err(StreamError::Reset(7))
+            );
         }
         Ok(())
     }
@@ -647,7 +687,10 @@ mod tests {
         assert_eq!(s.on_reset(9, 3, &mut c)?, None);
         assert_eq!(s.state(), RecvState::DataRecvd);
         let mut out = [0u8; 8];
-        assert_eq!(read(&mut s, &mut c, &mut out), Ok(Read { len: 3, fin: true }));
+        assert_eq!(
+            read(&mut s, &mut c, &mut out),
+            Ok(Read { len: 3, fin: true })
+        );
         Ok(())
     }
 
@@ -660,7 +703,10 @@ mod tests {
         assert_eq!(s.memory(), 0);
         assert_eq!(c.consumed(), 30);
         assert_eq!(s.poll_control(ID, 2), None, "no room");
-        assert_eq!(s.poll_control(ID, 10), Some(ControlFrame::StopSending { id: ID, code: 5 }));
+        assert_eq!(
+            s.poll_control(ID, 10),
+            Some(ControlFrame::StopSending { id: ID, code: 5 })
+        );
         assert_eq!(s.poll_control(ID, 10), None);
         s.on_stop_sending_lost();
         assert!(s.has_control());
@@ -670,7 +716,10 @@ mod tests {
         assert_eq!(c.consumed(), 50);
         let err = code(s.on_data(50, &[0; 51], false, &mut c));
         assert_eq!(err, Some(TransportErrorCode::FLOW_CONTROL_ERROR));
-        assert_eq!(read(&mut s, &mut c, &mut [0u8; 4]), Err(StreamError::InvalidState));
+        assert_eq!(
+            read(&mut s, &mut c, &mut [0u8; 4]),
+            Err(StreamError::InvalidState)
+        );
         // The peer's reset closes the part without waiting for a read.
         assert_eq!(s.on_reset(5, 60, &mut c)?, Some(RecvState::ResetRead));
         assert_eq!(c.consumed(), 60);
@@ -684,7 +733,10 @@ mod tests {
         let mut c = conn();
         let mut s = RecvStream::new(100, 100);
         s.stop_sending(5, &mut c);
-        assert_eq!(s.on_data(0, &[0; 8], true, &mut c)?, Some(RecvState::DataRead));
+        assert_eq!(
+            s.on_data(0, &[0; 8], true, &mut c)?,
+            Some(RecvState::DataRead)
+        );
         assert_eq!(c.consumed(), 8);
         // Stopping after all data arrived sends nothing and closes.
         let mut t = RecvStream::new(100, 100);

@@ -49,7 +49,10 @@ impl SendState {
 
     /// Whether the part is open for sending data (not finished or reset).
     const fn is_live(self) -> bool {
-        matches!(self, SendState::Ready | SendState::Send | SendState::DataSent)
+        matches!(
+            self,
+            SendState::Ready | SendState::Send | SendState::DataSent
+        )
     }
 }
 
@@ -164,10 +167,13 @@ impl SendStream {
         if data.is_empty() {
             return Ok(0);
         }
-        match self.buf.write(data, budget)? {
-            0 => Err(StreamError::Blocked),
-            n => Ok(n),
+        let n = self.buf.write(data, budget)?;
+        if n == 0 {
+            return Err(StreamError::Blocked);
         }
+        // Data waits and the stream credit is gone: tell the peer.
+        self.credit.on_blocked();
+        Ok(n)
     }
 
     fn check_writable(&self) -> Result<(), StreamError> {
@@ -237,10 +243,19 @@ impl SendStream {
             || (unsent == 0 && matches!(self.fin, Fin::Queued | Fin::Lost))
     }
 
+    /// Whether a STREAM frame could be sent now given `conn`, the
+    /// connection credit (new data needs it; retransmissions and a bare
+    /// FIN do not).
+    pub fn can_send(&self, conn: &SendCredit) -> bool {
+        self.wants_to_send()
+            && (self.buf.has_lost() || self.buf.unsent() == 0 || conn.available() > 0)
+    }
+
     /// Whether a RESET_STREAM or STREAM_DATA_BLOCKED waits to be sent.
     pub const fn has_control(&self) -> bool {
         (self.reset_pending && matches!(self.state, SendState::ResetSent))
-            || (self.credit.has_blocked() && matches!(self.state, SendState::Ready | SendState::Send))
+            || (self.credit.has_blocked()
+                && matches!(self.state, SendState::Ready | SendState::Send))
     }
 
     /// The next STREAM frame for stream `id` that fits in `room` bytes, with
@@ -278,6 +293,11 @@ impl SendStream {
             let range = self.buf.send_new(credit.min(len_u64(cap)));
             self.credit.consume(range.end - range.start);
             conn.consume(range.end - range.start);
+            if self.buf.unsent() > 0 {
+                // Report blocking in the same packet, not a round later.
+                self.credit.on_blocked();
+                conn.on_blocked();
+            }
             return Some(self.chunk(id, range.start, range.end));
         }
         if matches!(self.fin, Fin::Queued | Fin::Lost) {
@@ -366,7 +386,8 @@ impl SendStream {
         //= https://www.rfc-editor.org/rfc/rfc9000#section-3.1
         //# Once all stream data has been successfully acknowledged, the
         //# sending part of the stream enters the "Data Recvd" state
-        if self.state == SendState::DataSent && self.fin == Fin::Acked && self.buf.is_fully_acked() {
+        if self.state == SendState::DataSent && self.fin == Fin::Acked && self.buf.is_fully_acked()
+        {
             self.state = SendState::DataRecvd;
             return Ok(true);
         }
@@ -375,7 +396,12 @@ impl SendStream {
 
     /// A STREAM frame `offset..offset + len` (with `fin`) was lost. Returns
     /// whether something must be sent again.
-    pub fn on_chunk_lost(&mut self, offset: u64, len: usize, fin: bool) -> Result<bool, AllocError> {
+    pub fn on_chunk_lost(
+        &mut self,
+        offset: u64,
+        len: usize,
+        fin: bool,
+    ) -> Result<bool, AllocError> {
         //= https://www.rfc-editor.org/rfc/rfc9000#section-19.4
         //# After sending a RESET_STREAM, an endpoint ceases transmission and
         //# retransmission of STREAM frames on the identified stream.
@@ -609,7 +635,10 @@ mod tests {
         s.write(b"data", &mut e.budget)?;
         assert!(s.on_stop_sending(77, &mut e.budget));
         assert_eq!(s.state(), SendState::ResetSent);
-        assert_eq!(s.write(b"more", &mut e.budget), Err(StreamError::Stopped(77)));
+        assert_eq!(
+            s.write(b"more", &mut e.budget),
+            Err(StreamError::Stopped(77))
+        );
         assert!(matches!(
             s.poll_control(ID, 100),
             Some(ControlFrame::ResetStream { code: 77, .. })

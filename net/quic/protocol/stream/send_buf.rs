@@ -162,7 +162,10 @@ impl SendBuffer {
     fn append(&mut self, data: &[u8], budget: &mut SendBudget) -> Result<usize, AllocError> {
         let tail_has_room = self.chunks.last().is_some_and(|c| c.len() < CHUNK_SIZE);
         if !tail_has_room {
-            let cap = data.len().clamp(MIN_CHUNK, CHUNK_SIZE).min(budget.available());
+            let cap = data
+                .len()
+                .clamp(MIN_CHUNK, CHUNK_SIZE)
+                .min(budget.available());
             if cap == 0 {
                 return Ok(0);
             }
@@ -180,8 +183,13 @@ impl SendBuffer {
         if tail.len() == cap {
             // Grow to fit the write (at least doubling), within the chunk size
             // and the budget.
-            let want = tail.len().saturating_add(data.len()).max(cap.saturating_mul(2));
-            let new_cap = want.min(CHUNK_SIZE).min(cap.saturating_add(budget.available()));
+            let want = tail
+                .len()
+                .saturating_add(data.len())
+                .max(cap.saturating_mul(2));
+            let new_cap = want
+                .min(CHUNK_SIZE)
+                .min(cap.saturating_add(budget.available()));
             if new_cap <= cap {
                 return Ok(0);
             }
@@ -192,7 +200,10 @@ impl SendBuffer {
             self.charged += extra;
             budget.take(extra);
         }
-        let n = data.len().min(tail.capacity() - tail.len()).min(CHUNK_SIZE - tail.len());
+        let n = data
+            .len()
+            .min(tail.capacity() - tail.len())
+            .min(CHUNK_SIZE - tail.len());
         tail.extend_from_slice(data.get(..n).unwrap_or(&[]), GFP)?;
         Ok(n)
     }
@@ -224,7 +235,11 @@ impl SendBuffer {
 
     /// The peer acknowledged `range`: frees the chunks that are now fully
     /// acknowledged and returns their memory to `budget`.
-    pub fn on_acked(&mut self, range: Range<u64>, budget: &mut SendBudget) -> Result<(), AllocError> {
+    pub fn on_acked(
+        &mut self,
+        range: Range<u64>,
+        budget: &mut SendBudget,
+    ) -> Result<(), AllocError> {
         let range = range.start..range.end.min(self.sent);
         if range.start >= range.end {
             return Ok(());
@@ -316,7 +331,11 @@ mod tests {
         (offset % 251) as u8
     }
 
-    fn fill(buf: &mut SendBuffer, budget: &mut SendBudget, len: usize) -> Result<usize, AllocError> {
+    fn fill(
+        buf: &mut SendBuffer,
+        budget: &mut SendBudget,
+        len: usize,
+    ) -> Result<usize, AllocError> {
         let start = clamp_usize(buf.end());
         let mut data = Vec::with_capacity(len, GFP)?;
         for i in 0..len {
