@@ -235,7 +235,8 @@ mod tests {
         let mut out = [0u8; 8];
         assert_eq!(c.read(&mut out), 6);
         assert_eq!(&out[..6], b"abcdef");
-        assert!(!c.on_crypto_frame(0, b"abc")?, "retransmission");
+        // Retransmission.
+        assert!(!c.on_crypto_frame(0, b"abc")?);
         Ok(())
     }
 

@@ -326,18 +326,21 @@ mod tests {
     fn blocked_once_per_limit() {
         let mut c = SendCredit::new(10);
         c.on_blocked();
-        assert_eq!(c.poll_blocked(), None, "not blocked while credit remains");
+        // Not blocked while credit remains.
+        assert_eq!(c.poll_blocked(), None);
         c.consume(10);
         c.on_blocked();
         assert_eq!(c.poll_blocked(), Some(10));
         c.on_blocked();
-        assert_eq!(c.poll_blocked(), None, "once per limit");
+        // Once per limit.
+        assert_eq!(c.poll_blocked(), None);
         // Loss re-arms it while still blocked at that limit.
         c.on_blocked_lost(10);
         assert_eq!(c.poll_blocked(), Some(10));
         assert!(c.raise(20));
         c.on_blocked_lost(10);
-        assert_eq!(c.poll_blocked(), None, "stale loss after a raise");
+        // Stale loss after a raise.
+        assert_eq!(c.poll_blocked(), None);
         c.consume(10);
         c.on_blocked();
         assert!(c.has_blocked());
@@ -438,7 +441,8 @@ mod tests {
         let mut w = RecvWindow::new(100, 1000);
         w.record(100);
         w.on_release(10);
-        assert_eq!(w.poll_update(), None, "less than half consumed");
+        // Less than half consumed.
+        assert_eq!(w.poll_update(), None);
         w.on_peer_blocked(100);
         assert_eq!(w.poll_update(), Some(110));
         w.ensure_window(5000);

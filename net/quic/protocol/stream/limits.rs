@@ -345,7 +345,8 @@ mod tests {
         let mut inc = IncomingStreams::new(4);
         assert!(inc.open_to(3).is_ok());
         inc.on_closed();
-        assert_eq!(inc.poll_update(), None, "a quarter window is held back");
+        // A quarter window is held back.
+        assert_eq!(inc.poll_update(), None);
         inc.on_closed();
         assert_eq!(inc.poll_update(), Some(6));
         assert_eq!(inc.max(), 6);

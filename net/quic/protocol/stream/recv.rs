@@ -623,7 +623,8 @@ mod tests {
         assert!(!s.has_control());
         assert_eq!(read(&mut s, &mut c, &mut [0u8; 40]).map(|r| r.len), Ok(20));
         assert!(s.has_control());
-        assert_eq!(s.poll_control(ID, 2), None, "no room");
+        // No room.
+        assert_eq!(s.poll_control(ID, 2), None);
         let update = ControlFrame::MaxStreamData { id: ID, limit: 160 };
         assert_eq!(s.poll_control(ID, 10), Some(update));
         assert_eq!(s.poll_control(ID, 10), None);
@@ -702,7 +703,8 @@ mod tests {
         assert_eq!(s.stop_sending(5, &mut c), None);
         assert_eq!(s.memory(), 0);
         assert_eq!(c.consumed(), 30);
-        assert_eq!(s.poll_control(ID, 2), None, "no room");
+        // No room.
+        assert_eq!(s.poll_control(ID, 2), None);
         assert_eq!(
             s.poll_control(ID, 10),
             Some(ControlFrame::StopSending { id: ID, code: 5 })

@@ -481,7 +481,8 @@ mod tests {
         let mut s = SendStream::new(1000);
         assert_eq!(s.state(), SendState::Ready);
         assert_eq!(s.write(b"hello world", &mut e.budget), Ok(11));
-        assert_eq!(s.state(), SendState::Ready, "writing alone sends nothing");
+        // Writing alone sends nothing.
+        assert_eq!(s.state(), SendState::Ready);
         assert_eq!(poll(&mut s, &mut e, 10), chunk(0, 7, false));
         assert_eq!(s.state(), SendState::Send);
         s.finish()?;
@@ -546,10 +547,12 @@ mod tests {
         assert!(!s.wants_to_send());
         assert!(s.has_control());
         let blocked = ControlFrame::StreamDataBlocked { id: ID, limit: 5 };
-        assert_eq!(s.poll_control(ID, 2), None, "no room");
+        // No room.
+        assert_eq!(s.poll_control(ID, 2), None);
         assert_eq!(s.poll_control(ID, 100), Some(blocked));
         assert_eq!(poll(&mut s, &mut e, 100), None);
-        assert_eq!(s.poll_control(ID, 100), None, "once per limit");
+        // Once per limit.
+        assert_eq!(s.poll_control(ID, 100), None);
         s.on_blocked_lost(5);
         assert_eq!(s.poll_control(ID, 100), Some(blocked));
         assert!(!s.on_max_stream_data(5));
@@ -579,7 +582,8 @@ mod tests {
         assert_eq!(poll(&mut s, &mut e, 100), chunk(0, 8, false));
         assert_eq!(poll(&mut s, &mut e, 100), None);
         assert_eq!(e.conn.poll_blocked(), Some(8));
-        assert!(!s.has_control(), "the stream itself is not blocked");
+        // The stream itself is not blocked.
+        assert!(!s.has_control());
         // Retransmissions need no credit.
         s.on_chunk_lost(0, 8, false)?;
         assert_eq!(poll(&mut s, &mut e, 100), chunk(0, 8, false));

@@ -550,7 +550,8 @@ mod tests {
             assert!(s.get(id(v)).is_some());
         }
         assert_eq!(s.open(id(7)), Err(StreamError::InvalidState));
-        assert_eq!(s.open(id(4)), Err(StreamError::InvalidState), "client's ID");
+        // Client's ID.
+        assert_eq!(s.open(id(4)), Err(StreamError::InvalidState));
         assert_eq!(s.open_next(Dir::Uni), Ok(id(15)));
         Ok(())
     }

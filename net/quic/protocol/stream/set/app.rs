@@ -216,7 +216,8 @@ mod tests {
             final_size: 0,
         };
         assert_eq!(s.poll_control(100), Some(frame));
-        assert_eq!(s.poll_stream(100), None, "no data after a reset");
+        // No data after a reset.
+        assert_eq!(s.poll_stream(100), None);
         // Once acknowledged, the uni stream is gone.
         s.on_control_acked(&frame);
         assert!(s.get(a).is_none());
@@ -230,7 +231,8 @@ mod tests {
         let now = Instant::ZERO;
         s.on_stream_frame(peer_uni, 3, b"def", true)
             .map_err(|_| StreamError::InvalidState)?;
-        assert_eq!(s.next_readable(), None, "nothing in order yet");
+        // Nothing in order yet.
+        assert_eq!(s.next_readable(), None);
         s.on_stream_frame(peer_uni, 0, b"abc", false)
             .map_err(|_| StreamError::InvalidState)?;
         assert_eq!(s.next_readable(), Some(peer_uni));

@@ -334,10 +334,8 @@ mod tests {
     #[test]
     fn peer_opens_bidi_with_max_stream_data_or_stop_sending() -> Result<(), TransportError> {
         let mut s = set(Side::Server, 4)?;
-        assert!(
-            !s.on_max_stream_data(id(0), 50)?,
-            "below the initial credit"
-        );
+        // Below the initial credit: no change.
+        assert!(!s.on_max_stream_data(id(0), 50)?);
         assert!(s.get(id(0)).is_some());
         let update = s.on_stop_sending(id(4), 7)?;
         assert_eq!(
@@ -406,7 +404,8 @@ mod tests {
         // Nothing closed yet: no credit to give.
         assert_eq!(s.poll_control(100), None);
         s.on_data_blocked(1000);
-        assert_eq!(s.poll_control(100), None, "nothing consumed");
+        // Nothing consumed.
+        assert_eq!(s.poll_control(100), None);
         Ok(())
     }
 }
