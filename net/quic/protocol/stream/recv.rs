@@ -349,6 +349,8 @@ impl RecvStream {
         }
         if self.state == RecvState::DataRecvd && Some(self.buf.read_offset()) == self.final_size {
             self.state = RecvState::DataRead;
+            // Nothing more to read: free the last chunk and the spare.
+            self.buf.discard();
             return true;
         }
         false
@@ -524,6 +526,7 @@ mod tests {
         assert_eq!(&out[..6], b"oworld");
         assert_eq!(s.state(), RecvState::DataRead);
         assert!(s.state().is_terminal());
+        assert_eq!(s.memory(), 0);
         assert_eq!(
             read(&mut s, &mut c, &mut out),
             Ok(Read { len: 0, fin: true })

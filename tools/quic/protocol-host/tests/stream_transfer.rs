@@ -11,7 +11,7 @@
 //! error, and at the end both sets are empty and every send buffer byte is
 //! returned.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use quic_protocol::protocol::stream::set::{StreamConfig, StreamLimits, StreamSet};
@@ -235,7 +235,7 @@ fn config(send_buffer: usize) -> StreamConfig {
 
 struct Sim {
     sets: [StreamSet; 2],
-    logs: [HashMap<StreamId, Log>; 2],
+    logs: [BTreeMap<StreamId, Log>; 2],
     link: Link,
     app: Rng,
     opened: [u64; 2],
@@ -256,7 +256,7 @@ impl Sim {
         }
         Sim {
             sets,
-            logs: [HashMap::new(), HashMap::new()],
+            logs: [BTreeMap::new(), BTreeMap::new()],
             link: Link {
                 rng: Rng(seed),
                 events: Vec::new(),
@@ -450,7 +450,8 @@ fn echo(set: &mut StreamSet, id: StreamId, log: &mut Log) {
                 log.echo.drain(..n);
             }
             Err(StreamError::Blocked) => return,
-            Err(StreamError::Stopped(_)) => {
+            // Stopped by the client; the stream may even be closed already.
+            Err(StreamError::Stopped(_) | StreamError::UnknownStream) => {
                 log.echo.clear();
                 log.echo_fin = true;
                 return;
@@ -460,7 +461,7 @@ fn echo(set: &mut StreamSet, id: StreamId, log: &mut Log) {
     }
     if log.read_fin {
         match set.finish(id) {
-            Ok(()) | Err(StreamError::Stopped(_)) => {}
+            Ok(()) | Err(StreamError::Stopped(_) | StreamError::UnknownStream) => {}
             Err(e) => panic!("echo fin {id:?}: {e:?}"),
         }
         log.echo_fin = true;
