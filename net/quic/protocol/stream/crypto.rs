@@ -141,11 +141,13 @@ impl CryptoStream {
             //= https://www.rfc-editor.org/rfc/rfc9000#section-7.5
             //# If an endpoint does not expand its buffer, it MUST close the
             //# connection with a CRYPTO_BUFFER_EXCEEDED error code.
-            Err(ReassemblyError::LimitExceeded) => Err(TransportError::new(
-                TransportErrorCode::CRYPTO_BUFFER_EXCEEDED,
-                "CRYPTO data beyond the buffer",
-            )
-            .with_frame(FRAME_CRYPTO)),
+            Err(ReassemblyError::LimitExceeded | ReassemblyError::TooFragmented) => {
+                Err(TransportError::new(
+                    TransportErrorCode::CRYPTO_BUFFER_EXCEEDED,
+                    "CRYPTO data beyond the buffer",
+                )
+                .with_frame(FRAME_CRYPTO))
+            }
             Err(ReassemblyError::OutOfMemory) => Err(TransportError::internal("out of memory")),
         }
     }

@@ -22,11 +22,19 @@ use crate::protocol::range_set::RangeSet;
 /// The smallest allocation for a chunk.
 const MIN_CHUNK: usize = 256;
 
+/// The most disjoint ranges of received data tracked at once. Honest gaps
+/// come from lost packets, so even a window of thousands of packets with
+/// every other one lost stays far below; a peer sending tiny scattered
+/// frames is stopped before the bookkeeping outgrows the data.
+pub const MAX_RANGES: usize = 4096;
+
 /// Why received data could not be buffered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReassemblyError {
     /// The data ends further than `limit` bytes past the read position.
     LimitExceeded,
+    /// The data would leave more than [`MAX_RANGES`] disjoint ranges.
+    TooFragmented,
     /// An allocation failed.
     OutOfMemory,
 }
@@ -122,6 +130,8 @@ impl Reassembler {
 
     /// Adds `data` received at `offset`. Returns whether any byte of it was
     /// new. Bytes already received are overwritten with the same data.
+    /// After an error other than `LimitExceeded` the buffer must not be
+    /// used again (the connection is closed).
     pub fn insert(&mut self, offset: u64, data: &[u8]) -> Result<bool, ReassemblyError> {
         let end = offset
             .checked_add(len_u64(data.len()))
@@ -137,7 +147,11 @@ impl Reassembler {
             let skip = clamp_usize(start - offset);
             self.store(start, data.get(skip..).unwrap_or(&[]))?;
         }
-        Ok(self.received.insert(start..end)?)
+        let new = self.received.insert(start..end)?;
+        if self.received.len() > MAX_RANGES {
+            return Err(ReassemblyError::TooFragmented);
+        }
+        Ok(new)
     }
 
     /// Copies `data` into the chunks from offset `start` (at least `read`).
@@ -398,6 +412,21 @@ mod tests {
         assert!(insert(&mut r, 5000, 5000)?);
         assert_eq!(r.contiguous_end(), 10_000);
         assert_eq!(r.memory(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn fragmentation_is_bounded() -> Result<(), ReassemblyError> {
+        let mut r = Reassembler::new(u64::MAX);
+        for i in 0..len_u64(MAX_RANGES) {
+            assert!(r.insert(1 + 2 * i, &[0])?);
+        }
+        // Filling a gap merges ranges: always fine, and makes room.
+        assert!(r.insert(2, &[0])?);
+        let far = 4 * len_u64(MAX_RANGES);
+        assert!(r.insert(far, &[0])?);
+        // One more isolated range is refused.
+        assert_eq!(r.insert(far + 2, &[0]), Err(ReassemblyError::TooFragmented));
         Ok(())
     }
 

@@ -195,6 +195,9 @@ impl RecvStream {
         if matches!(before, RecvState::Recv | RecvState::SizeKnown) {
             self.buf.insert(offset, data).map_err(|e| match e {
                 ReassemblyError::OutOfMemory => TransportError::internal("out of memory"),
+                ReassemblyError::TooFragmented => {
+                    TransportError::internal("stream data too fragmented").with_frame(FRAME_STREAM)
+                }
                 // Flow control bounds the data; the limit is unbounded.
                 ReassemblyError::LimitExceeded => error(
                     TransportErrorCode::FLOW_CONTROL_ERROR,
