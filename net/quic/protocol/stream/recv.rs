@@ -3,11 +3,12 @@
 //! The receiving part of a stream (RFC 9000 §3.2, §4.5).
 //!
 //! ```text
-//!  Recv --STREAM+FIN--> Size Known --all data--> Data Recvd --read all--> Data Read
-//!    |                      |                        .
-//!    +-- RESET_STREAM ------+                        . (suppressed)
-//!    v
-//!  Reset Recvd --application reads the reset--> Reset Read
+//!  Recv --STREAM+FIN--> Size Known --all data--> Data Recvd --all read--> Data Read
+//!    |                      |
+//!    +----------------------+
+//!               | RESET_STREAM
+//!               v
+//!         Reset Recvd --reset read--> Reset Read
 //! ```
 //!
 //! [`RecvStream`] checks every STREAM and RESET_STREAM against the final

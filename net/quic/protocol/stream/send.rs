@@ -3,11 +3,12 @@
 //! The sending part of a stream (RFC 9000 §3.1).
 //!
 //! ```text
-//!  Ready --STREAM / STREAM_DATA_BLOCKED--> Send --STREAM+FIN--> Data Sent
-//!    |                                      |                      |
-//!    +----------- RESET_STREAM ------------+---------------------+
-//!                       v                                           | all acked
-//!                  Reset Sent --acked--> Reset Recvd        Data Recvd
+//!  Ready --STREAM--> Send --STREAM+FIN--> Data Sent --all acked--> Data Recvd
+//!    |                |                      |
+//!    +----------------+----------------------+
+//!                     | RESET_STREAM (application, or STOP_SENDING received)
+//!                     v
+//!                 Reset Sent --acked--> Reset Recvd
 //! ```
 //!
 //! [`SendStream`] owns the stream's [`SendBuffer`] and the credit the peer

@@ -254,10 +254,7 @@ impl StreamSet {
         }
         self.conn_send.raise(limits.max_data);
         self.peer = limits;
-        for t in 0..4 {
-            let Some(list) = self.streams.get_mut(t) else {
-                continue;
-            };
+        for list in self.streams.iter_mut() {
             for stream in list.iter_mut() {
                 let credit = send_credit(self.side, &self.peer, stream.id);
                 let Some(send) = stream.send.as_mut() else {

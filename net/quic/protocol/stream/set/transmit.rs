@@ -21,7 +21,10 @@ impl StreamSet {
     /// Whether a frame could be sent now.
     pub fn wants_to_send(&self) -> bool {
         self.connection_control().is_some()
-            || !self.control.is_empty()
+            || self
+                .control
+                .iter()
+                .any(|&id| find(&self.streams, id).is_some_and(Stream::has_control))
             || self.data.iter().any(|id| {
                 find(&self.streams, id)
                     .and_then(Stream::send)
