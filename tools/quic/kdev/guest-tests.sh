@@ -17,8 +17,12 @@ if [ -d /sys/kernel/debug/kunit ]; then
 	done
 fi
 
-make -s -C "$tree/tools/testing/selftests" TARGETS=net/quic \
-	KHDR_INCLUDES="-isystem $headers" run_tests > "$results/kselftest.txt" 2>&1
+# Append mode: the kselftest runner appends each test's TAP to /dev/stdout,
+# which must not be overwritten by make's own later writes.
+: > "$results/kselftest.txt"
+make -C "$tree/tools/testing/selftests" TARGETS=net/quic \
+	KHDR_INCLUDES="-isystem $headers" run_tests >> "$results/kselftest.txt" 2>&1
 echo "kselftest exit: $?"
-dmesg | grep -E "BUG|WARNING|Oops|panic|leak" > "$results/dmesg-problems.txt"
+dmesg | grep -E "BUG:|WARNING:|Oops|Kernel panic|cut here|kmemleak|UBSAN|KASAN" \
+	> "$results/dmesg-problems.txt"
 dmesg > "$results/dmesg-after.txt"
