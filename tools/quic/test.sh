@@ -53,6 +53,7 @@ check checkpatch "$KDEV/checkpatch.sh"
 # Host tests: the same protocol core files, built with cargo.
 log "host: cargo test, clippy, fmt"
 (cd "$REPO/tools/quic" && cargo test --workspace --no-fail-fast) > "$RESULTS/cargo.txt" 2>&1
+echo $? > "$RESULTS/cargo.rc"
 check host-clippy bash -c "cd '$REPO/tools/quic' && cargo clippy --workspace --all-targets -- -D warnings"
 check host-rustfmt bash -c "cd '$REPO/tools/quic' && cargo fmt --all --check"
 

@@ -36,14 +36,18 @@ class Suite:
             self.failed += 1
 
 
+def current_passed(suite):
+    return suite.passed
+
+
 def parse_cargo(path, suites):
     current = None
     for line in open(path, errors="replace"):
-        m = re.match(r"\s*Running (\S+) \((.*)\)", line)
+        m = re.match(r"\s*Running (.+?) \((.*)\)\s*$", line)
         if m:
             binary = os.path.basename(m.group(2)).rsplit("-", 1)[0]
-            current = suites.setdefault("host: " + binary + " (" + m.group(1) + ")",
-                                        Suite("host: " + binary + " (" + m.group(1) + ")"))
+            name = "host: %s (%s)" % (binary, m.group(1))
+            current = suites.setdefault(name, Suite(name))
             continue
         m = re.match(r"^\s*Doc-tests (\S+)", line)
         if m:
@@ -55,6 +59,12 @@ def parse_cargo(path, suites):
                 current.skipped += 1
             else:
                 current.add(m.group(2) == "ok", None)
+        m = re.match(r"^test result: (ok|FAILED)\. (\d+) passed; (\d+) failed", line)
+        if m and current is not None:
+            # Cross-check the per-test lines against cargo's own count.
+            if int(m.group(2)) != current_passed(current) or int(m.group(3)) > current.failed:
+                current.notes.append("cargo counted %s passed, %s failed" % (m.group(2), m.group(3)))
+                current.failed = max(current.failed, int(m.group(3)))
         if line.startswith("error") and "could not compile" in line:
             s = suites.setdefault("host: build", Suite("host: build"))
             s.failed += 1
@@ -143,6 +153,12 @@ def main():
     cargo = os.path.join(results, "cargo.txt")
     if os.path.exists(cargo):
         parse_cargo(cargo, suites)
+        rc_path = os.path.join(results, "cargo.rc")
+        rc = open(rc_path).read().strip() if os.path.exists(rc_path) else "0"
+        if rc != "0" and not any(s.failed for n, s in suites.items() if n.startswith("host")):
+            s = suites.setdefault("host: cargo", Suite("host: cargo"))
+            s.failed += 1
+            s.notes.append("cargo test exited %s: see cargo.txt" % rc)
     ktap = os.path.join(results, "ktap.txt")
     if not os.path.exists(ktap) and os.path.exists(os.path.join(results, "vm.log")):
         # The guest died before it could save its log: use the console.
