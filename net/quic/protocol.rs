@@ -22,6 +22,7 @@
 pub mod alloc;
 pub mod codec;
 pub mod error;
+pub mod side;
 pub mod time;
 pub mod varint;
 

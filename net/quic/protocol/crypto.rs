@@ -82,14 +82,7 @@ impl CryptoError {
     }
 }
 
-/// The side of the connection an endpoint is on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The endpoint that sent the first Initial packet.
-    Client,
-    /// The endpoint that accepted it.
-    Server,
-}
+pub use crate::protocol::side::Side;
 
 /// The encryption levels of QUIC packets (RFC 9001 §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

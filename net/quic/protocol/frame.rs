@@ -151,14 +151,7 @@ impl core::fmt::Debug for FrameType {
     }
 }
 
-/// The direction of the streams a MAX_STREAMS or STREAMS_BLOCKED frame counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Dir {
-    /// Bidirectional streams.
-    Bidi,
-    /// Unidirectional streams.
-    Uni,
-}
+pub use crate::protocol::stream::Dir;
 
 /// The largest stream count MAX_STREAMS and STREAMS_BLOCKED may carry, 2^60:
 /// beyond it a stream ID would not fit a varint.
@@ -284,11 +277,11 @@ impl Frame<'_> {
             Frame::Stream(stream) => stream.ty(),
             Frame::MaxData { .. } => FrameType::MAX_DATA,
             Frame::MaxStreamData { .. } => FrameType::MAX_STREAM_DATA,
-            Frame::MaxStreams { dir: Dir::Bidi, .. } => FrameType::MAX_STREAMS_BIDI,
+            Frame::MaxStreams { dir: Dir::Bi, .. } => FrameType::MAX_STREAMS_BIDI,
             Frame::MaxStreams { dir: Dir::Uni, .. } => FrameType::MAX_STREAMS_UNI,
             Frame::DataBlocked { .. } => FrameType::DATA_BLOCKED,
             Frame::StreamDataBlocked { .. } => FrameType::STREAM_DATA_BLOCKED,
-            Frame::StreamsBlocked { dir: Dir::Bidi, .. } => FrameType::STREAMS_BLOCKED_BIDI,
+            Frame::StreamsBlocked { dir: Dir::Bi, .. } => FrameType::STREAMS_BLOCKED_BIDI,
             Frame::StreamsBlocked { dir: Dir::Uni, .. } => FrameType::STREAMS_BLOCKED_UNI,
             Frame::NewConnectionId(_) => FrameType::NEW_CONNECTION_ID,
             Frame::RetireConnectionId { .. } => FrameType::RETIRE_CONNECTION_ID,
@@ -510,7 +503,7 @@ mod tests {
                 max: vi(65),
             },
             Frame::MaxStreams {
-                dir: Dir::Bidi,
+                dir: Dir::Bi,
                 max: VarInt::saturating(MAX_STREAM_COUNT),
             },
             Frame::MaxStreams {
@@ -523,7 +516,7 @@ mod tests {
                 limit: vi(63),
             },
             Frame::StreamsBlocked {
-                dir: Dir::Bidi,
+                dir: Dir::Bi,
                 limit: vi(1),
             },
             Frame::StreamsBlocked {

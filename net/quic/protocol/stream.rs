@@ -81,24 +81,7 @@ const fn varint_len(v: u64) -> usize {
     VarInt::size_of(v)
 }
 
-/// Which endpoint initiated a stream (bit 0x01 of its ID).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The client; its stream IDs are even.
-    Client = 0,
-    /// The server; its stream IDs are odd.
-    Server = 1,
-}
-
-impl Side {
-    /// The other endpoint.
-    pub const fn peer(self) -> Self {
-        match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        }
-    }
-}
+pub use crate::protocol::side::Side;
 
 /// Whether a stream carries data both ways (bit 0x02 of its ID).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -30,14 +30,7 @@ pub use codec::GreaseParameter;
 pub use preferred_address::PreferredAddress;
 pub use version_info::VersionInformation;
 
-/// The endpoint that sent a set of transport parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The client.
-    Client,
-    /// The server.
-    Server,
-}
+pub use crate::protocol::side::Side;
 
 /// A transport parameter identifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

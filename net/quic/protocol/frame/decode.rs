@@ -128,7 +128,7 @@ fn stream_count(r: &mut Reader<'_>) -> Result<VarInt, TransportError> {
 
 fn dir_of(ty: FrameType) -> Dir {
     if ty.0 & 1 == 0 {
-        Dir::Bidi
+        Dir::Bi
     } else {
         Dir::Uni
     }
@@ -361,7 +361,7 @@ mod tests {
                 limit: v(100),
             },
             Frame::StreamsBlocked {
-                dir: Dir::Bidi,
+                dir: Dir::Bi,
                 limit: v(100),
             },
             Frame::NewConnectionId(ncid),

@@ -29,21 +29,13 @@ use super::event::{Events, MigrationKind, PathEvent};
 use super::pmtud::PmtudConfig;
 use super::validation::{ChallengeData, Validation};
 use super::{Origin, Path, PathId};
+use crate::protocol::side::Side;
 use crate::protocol::time::Instant;
-
-/// Which end of the connection this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// The endpoint that opened the connection.
-    Client,
-    /// The endpoint that accepted it.
-    Server,
-}
 
 /// The paths of one connection.
 #[derive(Clone, Debug)]
 pub struct Paths {
-    role: Role,
+    role: Side,
     active: Path,
     candidate: Option<Path>,
     fallback: Option<Path>,
@@ -68,11 +60,11 @@ impl Paths {
     /// and `remote`. A client's path is validated from the start; a server's
     /// is limited by the anti-amplification limit until
     /// [`Paths::on_peer_address_validated`].
-    pub fn new(role: Role, local: SocketAddr, remote: SocketAddr, pmtud: PmtudConfig) -> Self {
+    pub fn new(role: Side, local: SocketAddr, remote: SocketAddr, pmtud: PmtudConfig) -> Self {
         let (local, remote) = (local.to_canonical(), remote.to_canonical());
         let (amplification, validation) = match role {
-            Role::Client => (AntiAmplification::validated(), Validation::validated()),
-            Role::Server => (AntiAmplification::unvalidated(), Validation::new()),
+            Side::Client => (AntiAmplification::validated(), Validation::validated()),
+            Side::Server => (AntiAmplification::unvalidated(), Validation::new()),
         };
         let mut active = Path::new(
             PathId(0),
@@ -102,7 +94,7 @@ impl Paths {
     }
 
     /// Which end of the connection this is.
-    pub fn role(&self) -> Role {
+    pub fn role(&self) -> Side {
         self.role
     }
 
@@ -257,7 +249,7 @@ impl Paths {
         //= https://www.rfc-editor.org/rfc/rfc9000#section-9
         //# If a client receives packets from an unknown server address, the
         //# client MUST discard these packets.
-        if self.role == Role::Client || !authenticated || !self.handshake_confirmed {
+        if self.role == Side::Client || !authenticated || !self.handshake_confirmed {
             return None;
         }
         //= https://www.rfc-editor.org/rfc/rfc9000#section-9.6.2
@@ -290,7 +282,7 @@ impl Paths {
             return;
         }
         self.largest_pn = Some(pn);
-        if !non_probing || self.role == Role::Client || id == self.active.id {
+        if !non_probing || self.role == Side::Client || id == self.active.id {
             return;
         }
         if let Some(c) = self.candidate.as_mut().filter(|c| c.id == id) {
@@ -341,7 +333,7 @@ impl Paths {
                 self.abandon(prev, false);
             }
         } else {
-            if self.role == Role::Server && old.local != self.active.local {
+            if self.role == Side::Server && old.local != self.active.local {
                 self.left_local = Some(old.local);
             }
             self.abandon(old, kind == MigrationKind::Revert);
@@ -510,7 +502,7 @@ mod tests {
 
     /// A server after its handshake with CLIENT.
     fn server() -> Paths {
-        let mut paths = Paths::new(Role::Server, SERVER, CLIENT, pmtud());
+        let mut paths = Paths::new(Side::Server, SERVER, CLIENT, pmtud());
         paths.on_peer_address_validated();
         paths.on_handshake_confirmed(ms(0));
         paths
@@ -518,7 +510,7 @@ mod tests {
 
     /// A client after its handshake with SERVER.
     fn client() -> Paths {
-        let mut paths = Paths::new(Role::Client, CLIENT, SERVER, pmtud());
+        let mut paths = Paths::new(Side::Client, CLIENT, SERVER, pmtud());
         paths.on_handshake_confirmed(ms(0));
         paths
     }
@@ -545,7 +537,7 @@ mod tests {
 
     #[test]
     fn server_handshake_path_is_amplification_limited() {
-        let mut paths = Paths::new(Role::Server, SERVER, CLIENT, pmtud());
+        let mut paths = Paths::new(Side::Server, SERVER, CLIENT, pmtud());
         assert_eq!(paths.active().send_budget(), 0);
         let id = paths.on_datagram_received(SERVER, CLIENT, 1200, false, ms(0));
         assert_eq!(id, Some(paths.active().id()));
@@ -558,7 +550,7 @@ mod tests {
         paths.on_handshake_confirmed(ms(0));
         assert_eq!(paths.active().pmtud().state(), PmtudState::Searching);
         // No new path before the handshake is confirmed, nor unauthenticated.
-        let mut early = Paths::new(Role::Server, SERVER, CLIENT, pmtud());
+        let mut early = Paths::new(Side::Server, SERVER, CLIENT, pmtud());
         assert_eq!(
             early.on_datagram_received(SERVER, CLIENT_NEW, 100, true, ms(0)),
             None
@@ -811,7 +803,7 @@ mod tests {
         // An unknown path is ignored.
         paths.on_path_challenge(PathId(99), [9; 8]);
         assert_eq!(paths.poll_response(), None);
-        assert_eq!(paths.role(), Role::Server);
+        assert_eq!(paths.role(), Side::Server);
         assert_eq!(paths.iter().count(), 1);
     }
 }

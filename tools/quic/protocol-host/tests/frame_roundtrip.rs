@@ -116,7 +116,7 @@ fn random_frame<'a>(rng: &mut Rng, pool: &'a [u8], last: bool) -> Frame<'a> {
             max: rng.varint(),
         },
         9 => Frame::MaxStreams {
-            dir: if rng.bool() { Dir::Bidi } else { Dir::Uni },
+            dir: if rng.bool() { Dir::Bi } else { Dir::Uni },
             max: rng.varint_at_most(MAX_STREAM_COUNT),
         },
         10 => Frame::DataBlocked {
@@ -127,7 +127,7 @@ fn random_frame<'a>(rng: &mut Rng, pool: &'a [u8], last: bool) -> Frame<'a> {
             limit: rng.varint(),
         },
         12 => Frame::StreamsBlocked {
-            dir: if rng.bool() { Dir::Bidi } else { Dir::Uni },
+            dir: if rng.bool() { Dir::Bi } else { Dir::Uni },
             limit: rng.varint_at_most(MAX_STREAM_COUNT),
         },
         13 => {

@@ -15,9 +15,10 @@ use quic_protocol::protocol::cid::reset::ResetToken;
 use quic_protocol::protocol::cid::{ConnectionId, Generator};
 use quic_protocol::protocol::path::addr::{IpAddr, SocketAddr};
 use quic_protocol::protocol::path::event::{MigrationKind, PathEvent};
-use quic_protocol::protocol::path::migration::{Paths, Role};
+use quic_protocol::protocol::path::migration::Paths;
 use quic_protocol::protocol::path::pmtud::PmtudConfig;
 use quic_protocol::protocol::path::PathId;
+use quic_protocol::protocol::side::Side;
 use quic_protocol::protocol::time::Instant;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -89,7 +90,7 @@ struct Endpoint {
 }
 
 impl Endpoint {
-    fn new(role: Role, local: SocketAddr, remote: SocketAddr, tag: u8) -> (Self, Gen) {
+    fn new(role: Side, local: SocketAddr, remote: SocketAddr, tag: u8) -> (Self, Gen) {
         let mut gen = Gen(tag, 0);
         let own = LocalCids::new(8, &mut gen).expect("IDs");
         let pmtud = PmtudConfig::DISABLED;
@@ -257,8 +258,8 @@ impl Net {
     /// A connection whose handshake is done and confirmed.
     fn connect() -> Self {
         let public = SocketAddr::v4(NAT_IP, 1000);
-        let (mut client, mut cgen) = Endpoint::new(Role::Client, CLIENT_A, SERVER, 1);
-        let (mut server, mut sgen) = Endpoint::new(Role::Server, SERVER, public, 2);
+        let (mut client, mut cgen) = Endpoint::new(Side::Client, CLIENT_A, SERVER, 1);
+        let (mut server, mut sgen) = Endpoint::new(Side::Server, SERVER, public, 2);
         let (_, cscid) = client.own.first().expect("id");
         let (_, sscid) = server.own.first().expect("id");
         client.peer = PeerCids::new(*sscid, 4).expect("set");

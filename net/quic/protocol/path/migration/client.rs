@@ -8,9 +8,10 @@
 //! candidate and becomes active only once validated; a failure leaves the
 //! connection where it was.
 
-use super::{Paths, Role};
+use super::Paths;
 use crate::protocol::path::addr::SocketAddr;
 use crate::protocol::path::{Origin, PathId};
+use crate::protocol::side::Side;
 use crate::protocol::time::Instant;
 
 /// Why a migration request was refused.
@@ -88,7 +89,7 @@ impl Paths {
     }
 
     fn check_migration(&self) -> Result<(), MigrationError> {
-        if self.role != Role::Client {
+        if self.role != Side::Client {
             return Err(MigrationError::NotClient);
         }
         //= https://www.rfc-editor.org/rfc/rfc9000#section-9
@@ -129,13 +130,13 @@ mod tests {
 
     /// A client after its handshake with SERVER.
     fn client() -> Paths {
-        let mut paths = Paths::new(Role::Client, CLIENT, SERVER, pmtud());
+        let mut paths = Paths::new(Side::Client, CLIENT, SERVER, pmtud());
         paths.on_handshake_confirmed(ms(0));
         paths
     }
 
     fn server() -> Paths {
-        let mut paths = Paths::new(Role::Server, SERVER, CLIENT, pmtud());
+        let mut paths = Paths::new(Side::Server, SERVER, CLIENT, pmtud());
         paths.on_peer_address_validated();
         paths.on_handshake_confirmed(ms(0));
         paths
@@ -156,7 +157,7 @@ mod tests {
 
     #[test]
     fn local_migration() {
-        let mut paths = Paths::new(Role::Client, CLIENT, SERVER, pmtud());
+        let mut paths = Paths::new(Side::Client, CLIENT, SERVER, pmtud());
         assert_eq!(
             paths.migrate(CLIENT_NEW, ms(0)),
             Err(MigrationError::HandshakeNotConfirmed)
