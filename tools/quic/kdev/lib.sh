@@ -13,8 +13,10 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 KDEV="$REPO/tools/quic/kdev"
 QUIC_WORK=${QUIC_WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/linux-quic}
-TOOLCHAIN="$QUIC_WORK/toolchain"
-SRC_ROOT="$QUIC_WORK/src"
+# Toolchain and pristine source can be shared between work directories
+# (e.g. a second tree for parallel work): QUIC_TOOLCHAIN, QUIC_SRC.
+TOOLCHAIN="${QUIC_TOOLCHAIN:-$QUIC_WORK/toolchain}"
+SRC_ROOT="${QUIC_SRC:-$QUIC_WORK/src}"
 TREE="$QUIC_WORK/tree"
 BUILD="$QUIC_WORK/build"
 RESULTS="$QUIC_WORK/results"
