@@ -13,6 +13,7 @@ use kernel::{net::protocol::Registration, prelude::*, uapi};
 
 pub mod protocol;
 mod socket;
+mod tunnel;
 
 module! {
     type: QuicModule,
@@ -31,7 +32,7 @@ struct QuicModule {
 impl kernel::InPlaceModule for QuicModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            registration <- Registration::new(module),
+            registration <- Registration::new(module, tunnel::TunnelRegistry::new()),
         })
     }
 }

@@ -4,8 +4,14 @@
 //!
 //! One socket is one QUIC connection (or a listener). This file maps the
 //! socket calls onto the connection state; it holds no protocol logic.
+//! bind(2) attaches the socket to the UDP tunnel socket of its address
+//! (shared with the other QUIC sockets bound there, see [`crate::tunnel`]);
+//! close(2) detaches it.
 
-use crate::uapi;
+use crate::{
+    tunnel::{Tunnel, TunnelRegistry},
+    uapi,
+};
 use kernel::{
     net::{
         addr::SocketAddr,
@@ -15,7 +21,7 @@ use kernel::{
     },
     new_mutex,
     prelude::*,
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 /// `IPPROTO_QUIC`: not an IANA protocol number, a value above `IPPROTO_RAW`
@@ -42,8 +48,11 @@ pub(crate) struct QuicSock {
 
 #[derive(Default)]
 struct Inner {
-    /// The address given to bind(2).
+    /// The address given to bind(2), with the port the kernel chose for
+    /// port 0.
     bound: Option<SocketAddr>,
+    /// The UDP tunnel socket of `bound`.
+    tunnel: Option<Arc<Tunnel>>,
     /// The ALPN list, comma separated, as set with `QUIC_SOCKOPT_ALPN`.
     alpn: KVec<u8>,
     /// Enabled event types, one bit per `QUIC_EVENT_*`.
@@ -65,6 +74,7 @@ impl Quic {
 #[vtable]
 impl InetProtocol for Quic {
     type Data = QuicSock;
+    type Shared = TunnelRegistry;
 
     const PROTOCOL: u16 = IPPROTO_QUIC;
     const NAME: &'static CStr = c"QUIC";
@@ -76,6 +86,13 @@ impl InetProtocol for Quic {
         })
     }
 
+    fn close(sk: &ProtoSock<Self>) {
+        let tunnel = sk.data().inner.lock().tunnel.take();
+        if let Some(t) = tunnel {
+            sk.shared().release(t);
+        }
+    }
+
     fn bind(sk: &ProtoSock<Self>, addr: &SocketAddr) -> Result {
         Self::check_family(sk, addr)?;
         let mut inner = sk.data().inner.lock();
@@ -84,8 +101,11 @@ impl InetProtocol for Quic {
         if inner.bound.is_some() {
             return Err(EINVAL);
         }
-        sk.set_local_addr(addr);
-        inner.bound = Some(*addr);
+        let tunnel = sk.shared().acquire(sk.net(), addr)?;
+        let local = addr.with_port(tunnel.local_addr().port());
+        sk.set_local_addr(&local);
+        inner.bound = Some(local);
+        inner.tunnel = Some(tunnel);
         Ok(())
     }
 

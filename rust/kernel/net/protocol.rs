@@ -10,7 +10,13 @@
 //!
 //! Operations a protocol does not implement answer `-EOPNOTSUPP` through the
 //! kernel's `sock_no_*` helpers; release, getname and ioctl use the inet
-//! ones.
+//! ones, accept goes through `inet_accept()` (which grafts the socket the
+//! protocol returns, see [`NewSock`]) and poll defaults to
+//! `datagram_poll()`.
+//!
+//! State shared by all the sockets of a protocol (e.g. a table of lower
+//! sockets) lives in the [`Registration`] as [`InetProtocol::Shared`] and is
+//! reached from any socket with [`ProtoSock::shared`].
 //!
 //! C headers: [`include/net/sock.h`](srctree/include/net/sock.h),
 //! [`include/net/protocol.h`](srctree/include/net/protocol.h),
@@ -18,6 +24,8 @@
 
 use super::{
     addr::SocketAddr,
+    msg::{RecvMsg, SendMsg},
+    skbuff::SkBuff,
     sock::Sock,
     sockopt::{GetValue, SetValue},
 };
@@ -32,8 +40,30 @@ use crate::{
 use core::{
     cell::UnsafeCell,
     marker::PhantomData,
-    mem::{offset_of, size_of, MaybeUninit},
+    mem::{offset_of, size_of, ManuallyDrop, MaybeUninit},
+    ops::Deref,
+    ptr::NonNull,
 };
+
+/// Poll event bits (`EPOLL*`), returned by [`InetProtocol::poll`].
+pub mod poll {
+    /// Data to read (`EPOLLIN`).
+    pub const IN: u32 = 0x0001;
+    /// Urgent data (`EPOLLPRI`).
+    pub const PRI: u32 = 0x0002;
+    /// Room to write (`EPOLLOUT`).
+    pub const OUT: u32 = 0x0004;
+    /// An error is pending (`EPOLLERR`).
+    pub const ERR: u32 = 0x0008;
+    /// Hung up: both directions shut down (`EPOLLHUP`).
+    pub const HUP: u32 = 0x0010;
+    /// Normal data to read (`EPOLLRDNORM`).
+    pub const RDNORM: u32 = 0x0040;
+    /// Room to write normal data (`EPOLLWRNORM`).
+    pub const WRNORM: u32 = 0x0100;
+    /// The peer shut down its sending side (`EPOLLRDHUP`).
+    pub const RDHUP: u32 = 0x2000;
+}
 
 /// An IP protocol implemented in Rust.
 ///
@@ -44,6 +74,10 @@ pub trait InetProtocol: Sized + 'static {
     /// Per-socket state, created by [`InetProtocol::init`] and dropped when
     /// the socket is destroyed.
     type Data: Send + Sync;
+
+    /// State shared by every socket of the protocol, created with the
+    /// [`Registration`] and reached with [`ProtoSock::shared`].
+    type Shared: Send + Sync;
 
     /// The protocol number (e.g. `IPPROTO_QUIC`).
     const PROTOCOL: u16;
@@ -93,6 +127,49 @@ pub trait InetProtocol: Sized + 'static {
         _name: i32,
         _val: &mut GetValue<'_>,
     ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// accept(2) on a listener: returns the next connection, a socket made
+    /// with [`ProtoSock::new_child`], which `inet_accept()` grafts onto the
+    /// new file. `flags` are the `O_NONBLOCK`/`O_CLOEXEC` flags of the call
+    /// (non-blocking if `O_NONBLOCK` is set); `kern` is set for kernel
+    /// callers (`kernel_accept()`).
+    fn accept(_sk: &ProtoSock<Self>, _flags: i32, _kern: bool) -> Result<NewSock<Self>> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// sendmsg(2): returns the number of bytes sent.
+    fn sendmsg(_sk: &ProtoSock<Self>, _msg: &mut SendMsg<'_>) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// recvmsg(2): returns the number of bytes received. `flags` are the
+    /// call's `MSG_*` flags (`MSG_DONTWAIT`, `MSG_PEEK`, ...).
+    fn recvmsg(_sk: &ProtoSock<Self>, _msg: &mut RecvMsg<'_>, _flags: u32) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// poll(2): the current event mask ([`poll`] bits). The caller is
+    /// already registered on the socket's wait queue (`sock_poll_wait()`),
+    /// so a wake-up after the mask is computed is not lost.
+    fn poll(_sk: &ProtoSock<Self>) -> u32 {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Processes an skb that the receive path deferred with
+    /// [`SockBhGuard::add_backlog`](super::sock::SockBhGuard::add_backlog)
+    /// because a process owned the socket. Runs in process context from
+    /// `release_sock()`, with the socket still owned by that process. An
+    /// error drops the skb.
+    fn backlog_rcv(_sk: &ProtoSock<Self>, _skb: SkBuff) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Runs at the end of every `release_sock()`, after the backlog, with
+    /// the BH socket lock held: work deferred by timers or softirqs that
+    /// found the socket owned. Must not sleep.
+    fn release_cb(_sk: &ProtoSock<Self>) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
@@ -148,6 +225,106 @@ impl<T: InetProtocol> ProtoSock<T> {
 }
 
 impl<T: InetProtocol> ProtoSock<T> {
+    /// The state shared by all sockets of the protocol.
+    pub fn shared(&self) -> &T::Shared {
+        // SAFETY: By the type invariant the socket was allocated with one of
+        // `T`'s protos, which live in the `proto` field of the `v4` or `v6`
+        // family of a pinned `Registration<T>`; which one follows from the
+        // family (`IPV6_ADDRFORM` never changes the proto of a protocol
+        // other than TCP and UDP). The registration outlives every socket:
+        // sockets hold a reference to the module owning it.
+        unsafe {
+            let proto = (*self.0.as_raw()).__sk_common.skc_prot.cast::<u8>();
+            let family = if self.family() == bindings::AF_INET6 as u16 {
+                offset_of!(Registration<T>, v6)
+            } else {
+                offset_of!(Registration<T>, v4)
+            };
+            let reg = proto
+                .sub(family + offset_of!(Family<T>, proto))
+                .cast::<Registration<T>>();
+            &(*reg).shared
+        }
+    }
+
+    /// Creates a socket of the same protocol, family, type and namespace as
+    /// `self`, for a connection that a listener hands out with
+    /// [`InetProtocol::accept`]. It gets the defaults `socket(2)` gives
+    /// (`inet_create()`/`inet6_create()`), inherits the listener's IP
+    /// socket flags, and its state comes from [`InetProtocol::init`].
+    /// Must be called in process context.
+    pub fn new_child(&self) -> Result<NewSock<T>> {
+        let lsk = self.0.as_raw();
+        let family = self.family();
+        // SAFETY: The listener is a live socket of ours; `sk_alloc` returns a
+        // zeroed socket of the same proto (so with `T`'s layout) or null.
+        let sk = unsafe {
+            bindings::sk_alloc(
+                bindings::sock_net(lsk),
+                c_int::from(family),
+                bindings::GFP_KERNEL,
+                (*lsk).__sk_common.skc_prot,
+                c_int::from(self.is_kernel()),
+            )
+        };
+        if sk.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `sk` is new and ours alone; the listener is live. This
+        // follows `inet_create()` and `inet6_create()`.
+        unsafe {
+            bindings::sock_init_data(core::ptr::null_mut(), sk);
+            (*sk).sk_type = (*lsk).sk_type;
+            (*sk).sk_protocol = (*lsk).sk_protocol;
+            (*sk).sk_destruct = (*lsk).sk_destruct;
+            (*sk).sk_backlog_rcv = (*lsk).sk_backlog_rcv;
+            (*sk).sk_txrehash = (*lsk).sk_txrehash;
+            let inet = sk.cast::<bindings::inet_sock>();
+            let linet = lsk.cast::<bindings::inet_sock>();
+            (*inet).inet_flags = (*linet).inet_flags;
+            (*inet).uc_ttl = -1;
+            (*inet).mc_ttl = 1;
+            (*inet).pmtudisc = (*linet).pmtudisc;
+            #[cfg(CONFIG_IPV6 = "y")]
+            if family == bindings::AF_INET6 as u16 {
+                let np = sk
+                    .cast::<u8>()
+                    .add(offset_of!(Sock6Repr<T>, pinfo))
+                    .cast::<bindings::ipv6_pinfo>();
+                (*inet).pinet6 = np;
+                (*np).hop_limit = -1;
+                (*np).mcast_hops = bindings::IPV6_DEFAULT_MCASTHOPS as u8;
+                (*np).pmtudisc = bindings::IPV6_PMTUDISC_WANT as u8;
+                let lnp = (*linet).pinet6;
+                if !lnp.is_null() {
+                    (*np).hop_limit = (*lnp).hop_limit;
+                    (*np).mcast_hops = (*lnp).mcast_hops;
+                    (*np).pmtudisc = (*lnp).pmtudisc;
+                    (*np).tclass = (*lnp).tclass;
+                }
+                let v6only = (*lsk).__sk_common.skc_ipv6only();
+                (*sk).__sk_common.set_skc_ipv6only(v6only);
+            }
+            bindings::security_sk_clone(lsk, sk);
+        }
+        // SAFETY: The socket is set up as after `sk_alloc()` in
+        // `inet_create()`; `init_callback` is `T`'s.
+        let ret = unsafe { Adapter::<T>::init_callback(sk) };
+        if ret != 0 {
+            // SAFETY: `init` failed, so `destroy` has nothing to drop;
+            // `sk_common_release` frees the socket (its only reference).
+            unsafe { bindings::sk_common_release(sk) };
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: A live socket of ours with initialised data, and we
+        // hold its only reference.
+        Ok(NewSock {
+            // SAFETY: Checked non-null above.
+            sk: unsafe { NonNull::new_unchecked(sk) },
+            _p: PhantomData,
+        })
+    }
+
     fn inet(&self) -> *mut bindings::inet_sock {
         // By the type invariant the socket starts with a `struct inet_sock`.
         self.0.as_raw().cast()
@@ -192,6 +369,50 @@ impl<T: InetProtocol> core::ops::Deref for ProtoSock<T> {
 
     fn deref(&self) -> &Sock {
         &self.0
+    }
+}
+
+/// A socket made by [`ProtoSock::new_child`], not yet accepted.
+///
+/// Dropping it closes the socket (the protocol's `close`, then
+/// `sk_common_release()`); returning it from [`InetProtocol::accept`] hands
+/// it to the new file.
+///
+/// # Invariants
+///
+/// `sk` is a live socket of one of `T`'s protos with initialised data, not
+/// grafted onto a `struct socket`, whose single owning reference (the one
+/// a `struct socket` would hold) is ours.
+pub struct NewSock<T: InetProtocol> {
+    sk: NonNull<bindings::sock>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: A socket may be handed to and closed from any thread.
+unsafe impl<T: InetProtocol> Send for NewSock<T> {}
+// SAFETY: Shared access goes through `ProtoSock<T>`, which is `Sync`.
+unsafe impl<T: InetProtocol> Sync for NewSock<T> {}
+
+impl<T: InetProtocol> NewSock<T> {
+    fn into_raw(self) -> *mut bindings::sock {
+        ManuallyDrop::new(self).sk.as_ptr()
+    }
+}
+
+impl<T: InetProtocol> Deref for NewSock<T> {
+    type Target = ProtoSock<T>;
+
+    fn deref(&self) -> &ProtoSock<T> {
+        // SAFETY: By the type invariant the socket is live and ours.
+        unsafe { ProtoSock::from_raw(self.sk.as_ptr()) }
+    }
+}
+
+impl<T: InetProtocol> Drop for NewSock<T> {
+    fn drop(&mut self) {
+        // SAFETY: The socket was never grafted, so nothing else closes it;
+        // this is what `inet_release()` does for a grafted one.
+        unsafe { Adapter::<T>::close_callback(self.sk.as_ptr(), 0) };
     }
 }
 
@@ -295,6 +516,8 @@ pub struct Registration<T: InetProtocol> {
     v4: Family<T>,
     #[pin]
     v6: Family<T>,
+    #[pin]
+    shared: T::Shared,
     registered: bool,
 }
 
@@ -305,16 +528,22 @@ unsafe impl<T: InetProtocol> Sync for Registration<T> {}
 unsafe impl<T: InetProtocol> Send for Registration<T> {}
 
 impl<T: InetProtocol> Registration<T> {
-    /// Registers protocol `T` with the socket layer.
-    pub fn new(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+    /// Registers protocol `T` with the socket layer, with the state its
+    /// sockets share.
+    pub fn new(
+        module: &'static ThisModule,
+        shared: impl PinInit<T::Shared, Error>,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             v4: Family::new(module, false),
             v6: Family::new(module, true),
+            shared <- shared,
             registered: false,
         })
         .pin_chain(|this| {
             // SAFETY: The families are pinned inside `this` and unregistered
-            // in `drop` before they go away.
+            // in `drop` before they go away; `shared` is initialised before
+            // any socket can exist.
             unsafe {
                 this.v4
                     .register(inet_register_protosw, bindings::inet_unregister_protosw)?;
@@ -369,6 +598,15 @@ impl<T: InetProtocol> Adapter<T> {
         p.close = Some(Self::close_callback);
         p.hash = Some(Self::hash_callback);
         p.unhash = Some(Self::unhash_callback);
+        if T::HAS_ACCEPT {
+            p.accept = Some(Self::accept_callback);
+        }
+        if T::HAS_BACKLOG_RCV {
+            p.backlog_rcv = Some(Self::backlog_rcv_callback);
+        }
+        if T::HAS_RELEASE_CB {
+            p.release_cb = Some(Self::release_cb_callback);
+        }
         p.no_autobind = true;
         p.obj_size = size_of::<SockRepr<T>>() as c_uint;
         #[cfg(CONFIG_IPV6 = "y")]
@@ -397,12 +635,28 @@ impl<T: InetProtocol> Adapter<T> {
         }
         let _ = v6;
         o.socketpair = Some(bindings::sock_no_socketpair);
-        o.accept = Some(bindings::sock_no_accept);
-        o.poll = Some(bindings::datagram_poll);
+        o.accept = if T::HAS_ACCEPT {
+            Some(bindings::inet_accept)
+        } else {
+            Some(bindings::sock_no_accept)
+        };
+        o.poll = if T::HAS_POLL {
+            Some(Self::poll_callback)
+        } else {
+            Some(bindings::datagram_poll)
+        };
         o.gettstamp = Some(bindings::sock_gettstamp);
         o.mmap = Some(bindings::sock_no_mmap);
-        o.sendmsg = Some(bindings::sock_no_sendmsg);
-        o.recvmsg = Some(bindings::sock_no_recvmsg);
+        o.sendmsg = if T::HAS_SENDMSG {
+            Some(Self::sendmsg_callback)
+        } else {
+            Some(bindings::sock_no_sendmsg)
+        };
+        o.recvmsg = if T::HAS_RECVMSG {
+            Some(Self::recvmsg_callback)
+        } else {
+            Some(bindings::sock_no_recvmsg)
+        };
         o.bind = if T::HAS_BIND {
             Some(Self::bind_callback)
         } else {
@@ -601,5 +855,101 @@ impl<T: InetProtocol> Adapter<T> {
             T::getsockopt(unsafe { Self::sk(sock) }, level, name, &mut val)?;
             Ok(0)
         })
+    }
+
+    /// # Safety
+    ///
+    /// Called by `inet_accept()` with a valid listener of ours and argument.
+    unsafe extern "C" fn accept_callback(
+        sk: *mut bindings::sock,
+        arg: *mut bindings::proto_accept_arg,
+    ) -> *mut bindings::sock {
+        // SAFETY: `arg` is valid for the call.
+        let (flags, kern) = unsafe { ((*arg).flags, (*arg).kern) };
+        // SAFETY: `accept` is called on a live socket of ours.
+        match T::accept(unsafe { ProtoSock::from_raw(sk) }, flags, kern) {
+            // The reference `NewSock` owned passes to the new `struct socket`.
+            Ok(child) => child.into_raw(),
+            Err(e) => {
+                // SAFETY: As above.
+                unsafe { (*arg).err = e.to_errno() };
+                core::ptr::null_mut()
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `__release_sock()` with a live socket of ours (owned by the
+    /// process releasing it) and an skb it hands over.
+    unsafe extern "C" fn backlog_rcv_callback(
+        sk: *mut bindings::sock,
+        skb: *mut bindings::sk_buff,
+    ) -> c_int {
+        // SAFETY: The skb is ours now (the return value only feeds
+        // statistics); it is not null.
+        let skb = unsafe { SkBuff::from_raw(NonNull::new_unchecked(skb)) };
+        // SAFETY: A live socket of ours.
+        match T::backlog_rcv(unsafe { ProtoSock::from_raw(sk) }, skb) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `release_sock()` with a live socket of ours.
+    unsafe extern "C" fn release_cb_callback(sk: *mut bindings::sock) {
+        // SAFETY: A live socket of ours.
+        T::release_cb(unsafe { ProtoSock::from_raw(sk) });
+    }
+
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
+    unsafe extern "C" fn sendmsg_callback(
+        sock: *mut bindings::socket,
+        msg: *mut bindings::msghdr,
+        _len: usize,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: The socket layer passes a send `msghdr` for this call.
+            let mut msg = unsafe { SendMsg::from_raw(msg) };
+            // SAFETY: A `proto_ops` call on one of our sockets.
+            let n = T::sendmsg(unsafe { Self::sk(sock) }, &mut msg)?;
+            c_int::try_from(n).map_err(|_| EINVAL)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
+    unsafe extern "C" fn recvmsg_callback(
+        sock: *mut bindings::socket,
+        msg: *mut bindings::msghdr,
+        _len: usize,
+        flags: c_int,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: The socket layer passes a receive `msghdr` for this call.
+            let mut msg = unsafe { RecvMsg::from_raw(msg) };
+            // SAFETY: A `proto_ops` call on one of our sockets.
+            let n = T::recvmsg(unsafe { Self::sk(sock) }, &mut msg, flags as u32)?;
+            c_int::try_from(n).map_err(|_| EINVAL)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the socket layer with valid pointers for this protocol.
+    unsafe extern "C" fn poll_callback(
+        file: *mut bindings::file,
+        sock: *mut bindings::socket,
+        wait: *mut bindings::poll_table_struct,
+    ) -> bindings::__poll_t {
+        // SAFETY: The pointers come from the poll(2) machinery for this call.
+        unsafe { bindings::sock_poll_wait(file, sock, wait) };
+        // SAFETY: A `proto_ops` call on one of our sockets.
+        T::poll(unsafe { Self::sk(sock) })
     }
 }

@@ -6,6 +6,10 @@
  * socket(), SO_PROTOCOL/SO_DOMAIN/SO_TYPE, bind() to loopback, a second
  * bind(), listen(), close(); and bad input to bind()/setsockopt()/
  * getsockopt() that must fail with a clear errno, never crash.
+ *
+ * bind() opens a kernel UDP socket on the address, shared by every QUIC
+ * socket bound to the same address and port and closed with the last one:
+ * the port is then held against plain UDP sockets, and free again after.
  */
 
 #include <errno.h>
@@ -52,7 +56,7 @@ FIXTURE_TEARDOWN(quic)
 		close(self->fd);
 }
 
-static socklen_t loopback(int family, struct sockaddr_storage *ss)
+static socklen_t loopback_port(int family, struct sockaddr_storage *ss, int port)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (family == AF_INET) {
@@ -60,15 +64,35 @@ static socklen_t loopback(int family, struct sockaddr_storage *ss)
 
 		sin->sin_family = AF_INET;
 		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sin->sin_port = htons(4433);
+		sin->sin_port = htons(port);
 		return sizeof(*sin);
 	}
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 	sin6->sin6_family = AF_INET6;
 	sin6->sin6_addr = in6addr_loopback;
-	sin6->sin6_port = htons(4433);
+	sin6->sin6_port = htons(port);
 	return sizeof(*sin6);
+}
+
+static socklen_t loopback(int family, struct sockaddr_storage *ss)
+{
+	return loopback_port(family, ss, 4433);
+}
+
+static int port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+	return !memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, &in6addr_loopback,
+		       sizeof(struct in6_addr));
 }
 
 static int getint(int fd, int level, int name)
@@ -128,6 +152,88 @@ TEST_F(quic, bind_bad_address)
 	/* Still bindable after the failures. */
 	len = loopback(variant->family, &ss);
 	EXPECT_EQ(0, bind(self->fd, (struct sockaddr *)&ss, len));
+}
+
+TEST_F(quic, getsockname_after_bind)
+{
+	struct sockaddr_storage ss, got;
+	socklen_t len = loopback(variant->family, &ss), glen = sizeof(got);
+
+	ASSERT_EQ(0, bind(self->fd, (struct sockaddr *)&ss, len))
+		TH_LOG("bind: %s", strerror(errno));
+	memset(&got, 0, sizeof(got));
+	ASSERT_EQ(0, getsockname(self->fd, (struct sockaddr *)&got, &glen));
+	EXPECT_EQ(len, glen);
+	EXPECT_EQ(variant->family, got.ss_family);
+	EXPECT_EQ(4433, port_of(&got));
+	EXPECT_TRUE(is_loopback(&got));
+}
+
+TEST_F(quic, bind_port_zero)
+{
+	struct sockaddr_storage ss, got;
+	socklen_t len = loopback_port(variant->family, &ss, 0), glen = sizeof(got);
+
+	ASSERT_EQ(0, bind(self->fd, (struct sockaddr *)&ss, len))
+		TH_LOG("bind: %s", strerror(errno));
+	ASSERT_EQ(0, getsockname(self->fd, (struct sockaddr *)&got, &glen));
+	EXPECT_EQ(variant->family, got.ss_family);
+	EXPECT_NE(0, port_of(&got));
+	EXPECT_TRUE(is_loopback(&got));
+}
+
+TEST_F(quic, bind_nonlocal)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(variant->family, &ss);
+
+	/* TEST-NET-1 and the IPv6 documentation prefix: never local. */
+	if (variant->family == AF_INET)
+		inet_pton(AF_INET, "192.0.2.1", &((struct sockaddr_in *)&ss)->sin_addr);
+	else
+		inet_pton(AF_INET6, "2001:db8::1", &((struct sockaddr_in6 *)&ss)->sin6_addr);
+	EXPECT_EQ(-1, bind(self->fd, (struct sockaddr *)&ss, len));
+	EXPECT_EQ(EADDRNOTAVAIL, errno);
+	/* Still bindable after the failure. */
+	len = loopback_port(variant->family, &ss, 0);
+	EXPECT_EQ(0, bind(self->fd, (struct sockaddr *)&ss, len));
+}
+
+TEST_F(quic, bind_shared)
+{
+	struct sockaddr_storage ss, got;
+	socklen_t len = loopback_port(variant->family, &ss, 0), glen = sizeof(got);
+	int fd2, udp, port;
+
+	ASSERT_EQ(0, bind(self->fd, (struct sockaddr *)&ss, len))
+		TH_LOG("bind: %s", strerror(errno));
+	ASSERT_EQ(0, getsockname(self->fd, (struct sockaddr *)&got, &glen));
+	port = port_of(&got);
+	ASSERT_NE(0, port);
+
+	/* A second QUIC socket shares the address and port. */
+	fd2 = socket(variant->family, variant->type, IPPROTO_QUIC);
+	ASSERT_LE(0, fd2);
+	len = loopback_port(variant->family, &ss, port);
+	EXPECT_EQ(0, bind(fd2, (struct sockaddr *)&ss, len))
+		TH_LOG("second bind: %s", strerror(errno));
+	glen = sizeof(got);
+	ASSERT_EQ(0, getsockname(fd2, (struct sockaddr *)&got, &glen));
+	EXPECT_EQ(port, port_of(&got));
+
+	/* The UDP port stays taken while one QUIC socket uses it... */
+	udp = socket(variant->family, SOCK_DGRAM, 0);
+	ASSERT_LE(0, udp);
+	EXPECT_EQ(0, close(fd2));
+	EXPECT_EQ(-1, bind(udp, (struct sockaddr *)&ss, len));
+	EXPECT_EQ(EADDRINUSE, errno);
+
+	/* ...and is free once the last one is closed. */
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_EQ(0, bind(udp, (struct sockaddr *)&ss, len))
+		TH_LOG("UDP bind after close: %s", strerror(errno));
+	close(udp);
 }
 
 TEST_F(quic, event_option)
