@@ -44,11 +44,13 @@ impl Receiver {
     }
 
     /// Datagrams received so far.
+    #[cfg(CONFIG_IP_QUIC_KUNIT_TEST)]
     pub(crate) fn datagrams(&self) -> u64 {
         self.datagrams.load(Relaxed)
     }
 
     /// UDP payload bytes received so far.
+    #[cfg(CONFIG_IP_QUIC_KUNIT_TEST)]
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes.load(Relaxed)
     }
@@ -76,6 +78,7 @@ impl Tunnel {
     }
 
     /// The receive side.
+    #[cfg(CONFIG_IP_QUIC_KUNIT_TEST)]
     pub(crate) fn receiver(&self) -> ArcBorrow<'_, Receiver> {
         self.udp.handler()
     }

@@ -74,6 +74,11 @@ __rust_helper int rust_helper_skb_cow_head(struct sk_buff *skb,
 	return skb_cow_head(skb, headroom);
 }
 
+__rust_helper void rust_helper_skb_mark_not_on_list(struct sk_buff *skb)
+{
+	skb_mark_not_on_list(skb);
+}
+
 __rust_helper void rust_helper_skb_orphan(struct sk_buff *skb)
 {
 	skb_orphan(skb);

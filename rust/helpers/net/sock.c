@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/security.h>
 #include <linux/sockptr.h>
 #include <net/sock.h>
 
@@ -74,6 +75,17 @@ __rust_helper long rust_helper_sock_sndtimeo(const struct sock *sk, bool noblock
 __rust_helper wait_queue_head_t *rust_helper_sk_sleep(struct sock *sk)
 {
 	return sk_sleep(sk);
+}
+
+__rust_helper spinlock_t *rust_helper_sk_slock(struct sock *sk)
+{
+	return &sk->sk_lock.slock;
+}
+
+__rust_helper void rust_helper_security_sk_clone(const struct sock *sk,
+						 struct sock *newsk)
+{
+	security_sk_clone(sk, newsk);
 }
 
 __rust_helper bool rust_helper_sock_owned_by_user_nocheck(const struct sock *sk)

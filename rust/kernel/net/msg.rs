@@ -153,9 +153,8 @@ impl<'a> SendMsg<'a> {
     /// `msg` must satisfy the type invariants for `'a`.
     pub unsafe fn from_raw(msg: *mut bindings::msghdr) -> Self {
         // SAFETY: Guaranteed by the caller.
-        Self {
-            msg: unsafe { &mut *msg },
-        }
+        let msg = unsafe { &mut *msg };
+        Self { msg }
     }
 
     /// The `MSG_*` flags of the call.
@@ -250,9 +249,8 @@ impl<'a> RecvMsg<'a> {
     /// `msg` must satisfy the type invariants for `'a`.
     pub unsafe fn from_raw(msg: *mut bindings::msghdr) -> Self {
         // SAFETY: Guaranteed by the caller.
-        Self {
-            msg: unsafe { &mut *msg },
-        }
+        let msg = unsafe { &mut *msg };
+        Self { msg }
     }
 
     /// The room left for data.

@@ -278,7 +278,7 @@ impl<T: InetProtocol> ProtoSock<T> {
             (*sk).sk_protocol = (*lsk).sk_protocol;
             (*sk).sk_destruct = (*lsk).sk_destruct;
             (*sk).sk_backlog_rcv = (*lsk).sk_backlog_rcv;
-            (*sk).sk_txrehash = (*lsk).sk_txrehash;
+            (*sk).__bindgen_anon_4.sk_txrehash = (*lsk).__bindgen_anon_4.sk_txrehash;
             let inet = sk.cast::<bindings::inet_sock>();
             let linet = lsk.cast::<bindings::inet_sock>();
             (*inet).inet_flags = (*linet).inet_flags;
@@ -744,6 +744,10 @@ impl<T: InetProtocol> Adapter<T> {
             // of ours whose `init` succeeded.
             T::close(unsafe { ProtoSock::from_raw(sk) });
         }
+        // `inet_sock_destruct()` refuses to free a `SOCK_STREAM` socket that
+        // is not closed (a listener, a connection).
+        // SAFETY: The socket is live; only `sk_state` is written.
+        unsafe { bindings::inet_sk_set_state(sk, bindings::TCP_CLOSE as i32) };
         // SAFETY: This drops the reference socket(2) created; it calls
         // `destroy` and frees the socket once the last reference is gone.
         unsafe { bindings::sk_common_release(sk) };
@@ -951,5 +955,440 @@ impl<T: InetProtocol> Adapter<T> {
         unsafe { bindings::sock_poll_wait(file, sock, wait) };
         // SAFETY: A `proto_ops` call on one of our sockets.
         T::poll(unsafe { Self::sk(sock) })
+    }
+}
+
+#[macros::kunit_tests(rust_kernel_net_protocol)]
+mod tests {
+    use super::*;
+    use crate::{
+        net::{
+            msg::{cmsg_encode, CmsgIter},
+            sock::{State, Timeout, RCV_SHUTDOWN},
+        },
+        new_mutex,
+        sync::{
+            atomic::{Atomic, Relaxed},
+            aref::ARef,
+            Arc, Mutex,
+        },
+        time::{delay::fsleep, Delta},
+        workqueue,
+    };
+
+    /// The protocol number IANA sets aside for experimentation and testing
+    /// (RFC 3692).
+    const TEST_PROTO: u16 = 253;
+
+    // SAFETY: Built-in code has no module: a null owner is what built-in
+    // protocols use.
+    static TEST_MODULE: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+
+    struct Proto;
+
+    #[pin_data]
+    struct Data {
+        #[pin]
+        inner: Mutex<Inner>,
+    }
+
+    #[derive(Default)]
+    struct Inner {
+        children: KVec<NewSock<Proto>>,
+        msg: KVec<u8>,
+        name: Option<SocketAddr>,
+        cmsg: Option<(i32, i32, KVec<u8>)>,
+    }
+
+    #[pin_data]
+    struct Shared {
+        backlog: Atomic<u32>,
+        release_cb: Atomic<u32>,
+        closed: Atomic<u32>,
+    }
+
+    #[vtable]
+    impl InetProtocol for Proto {
+        type Data = Data;
+        type Shared = Shared;
+
+        const PROTOCOL: u16 = TEST_PROTO;
+        const NAME: &'static CStr = c"RUSTTEST";
+        const NAME6: &'static CStr = c"RUSTTESTv6";
+
+        fn init(_sk: &Sock) -> impl PinInit<Data, Error> {
+            try_pin_init!(Data {
+                inner <- new_mutex!(Inner::default()),
+            })
+        }
+
+        fn close(sk: &ProtoSock<Self>) {
+            sk.shared().closed.fetch_add(1, Relaxed);
+        }
+
+        fn bind(sk: &ProtoSock<Self>, addr: &SocketAddr) -> Result {
+            sk.set_local_addr(addr);
+            Ok(())
+        }
+
+        fn listen(sk: &ProtoSock<Self>, _backlog: i32) -> Result {
+            sk.set_state(State::Listen);
+            Ok(())
+        }
+
+        fn accept(sk: &ProtoSock<Self>, _flags: i32, _kern: bool) -> Result<NewSock<Self>> {
+            sk.data().inner.lock().children.pop().ok_or(EAGAIN)
+        }
+
+        fn sendmsg(sk: &ProtoSock<Self>, msg: &mut SendMsg<'_>) -> Result<usize> {
+            let name = msg.name()?;
+            let mut cmsg = None;
+            for c in msg.cmsgs()?.iter() {
+                let c = c?;
+                let mut data = KVec::new();
+                data.extend_from_slice(c.data, GFP_KERNEL)?;
+                cmsg = Some((c.level, c.ty, data));
+            }
+            let mut buf = KVec::from_elem(0u8, msg.len(), GFP_KERNEL)?;
+            let n = msg.copy_from(&mut buf);
+            buf.truncate(n);
+            {
+                let mut inner = sk.data().inner.lock();
+                inner.msg = buf;
+                inner.name = name;
+                inner.cmsg = cmsg;
+            }
+            sk.data_ready();
+            Ok(n)
+        }
+
+        fn recvmsg(sk: &ProtoSock<Self>, msg: &mut RecvMsg<'_>, _flags: u32) -> Result<usize> {
+            let mut inner = sk.data().inner.lock();
+            if inner.msg.is_empty() {
+                return Err(EAGAIN);
+            }
+            let n = msg.copy_to(&inner.msg);
+            if n < inner.msg.len() {
+                msg.add_flags(bindings::MSG_TRUNC);
+            }
+            if let Some(a) = inner.name {
+                msg.set_name(&a)?;
+            }
+            if let Some((level, ty, data)) = &inner.cmsg {
+                msg.put_cmsg(*level, *ty, data)?;
+            }
+            inner.msg.clear();
+            Ok(n)
+        }
+
+        fn poll(sk: &ProtoSock<Self>) -> u32 {
+            let mut mask = poll::OUT | poll::WRNORM;
+            if !sk.data().inner.lock().msg.is_empty() {
+                mask |= poll::IN | poll::RDNORM;
+            }
+            mask
+        }
+
+        fn backlog_rcv(sk: &ProtoSock<Self>, skb: SkBuff) -> Result {
+            sk.shared().backlog.fetch_add(1, Relaxed);
+            skb.consume();
+            Ok(())
+        }
+
+        fn release_cb(sk: &ProtoSock<Self>) {
+            sk.shared().release_cb.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn register() -> Result<Pin<KBox<Registration<Proto>>>> {
+        let shared = try_pin_init!(Shared {
+            backlog: Atomic::new(0),
+            release_cb: Atomic::new(0),
+            closed: Atomic::new(0),
+        });
+        KBox::try_pin_init(Registration::new(&TEST_MODULE, shared), GFP_KERNEL)
+    }
+
+    /// A kernel socket of the test protocol.
+    struct KSock(*mut bindings::socket);
+
+    impl KSock {
+        fn new(family: u32, ty: u32) -> Result<Self> {
+            let mut sock = core::ptr::null_mut();
+            // SAFETY: `init_net` lives forever; `sock` is a valid out
+            // parameter.
+            to_result(unsafe {
+                bindings::sock_create_kern(
+                    &raw mut bindings::init_net,
+                    family as i32,
+                    ty as i32,
+                    i32::from(TEST_PROTO),
+                    &mut sock,
+                )
+            })?;
+            Ok(Self(sock))
+        }
+
+        fn sk(&self) -> &ProtoSock<Proto> {
+            // SAFETY: A live socket of the test protocol, whose `sk` lives as
+            // long as `self`.
+            unsafe { ProtoSock::from_raw((*self.0).sk) }
+        }
+
+        fn bind(&self, addr: &SocketAddr) -> Result {
+            let mut buf = [0u8; 28];
+            let len = addr.to_bytes(&mut buf)?;
+            // SAFETY: The socket is live and `buf` holds `len` bytes.
+            to_result(unsafe {
+                bindings::kernel_bind(self.0, buf.as_mut_ptr().cast(), len as i32)
+            })
+        }
+
+        fn poll(&self) -> u32 {
+            // SAFETY: A live socket; a null file and poll table only ask
+            // for the mask.
+            unsafe {
+                match (*(*self.0).ops).poll {
+                    Some(f) => f(core::ptr::null_mut(), self.0, core::ptr::null_mut()),
+                    None => 0,
+                }
+            }
+        }
+    }
+
+    impl Drop for KSock {
+        fn drop(&mut self) {
+            // SAFETY: We own the socket.
+            unsafe { bindings::sock_release(self.0) };
+        }
+    }
+
+    fn lo4(port: u16) -> SocketAddr {
+        SocketAddr::V4 {
+            addr: [127, 0, 0, 1],
+            port,
+        }
+    }
+
+    #[test]
+    fn send_recv_poll() -> Result {
+        let reg = register()?;
+        let s = KSock::new(bindings::AF_INET, bindings::sock_type_SOCK_DGRAM)?;
+        assert!(core::ptr::eq(s.sk().shared(), &reg.shared));
+        assert_eq!(s.sk().protocol(), TEST_PROTO);
+        s.bind(&lo4(4242))?;
+        assert_eq!(s.poll() & poll::IN, 0);
+
+        // sendmsg with a destination, a control message and data.
+        let mut data = *b"hello, rust sockets";
+        let mut name = [0u8; 28];
+        let name_len = lo4(7).to_bytes(&mut name)?;
+        let mut control = KVec::new();
+        cmsg_encode(&mut control, 288, 5, &[1, 2, 3])?;
+        // SAFETY: All-zero is a valid `struct msghdr` (no name, no control).
+        let mut msg: bindings::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+        msg.msg_name = name.as_mut_ptr().cast();
+        msg.msg_namelen = name_len as i32;
+        msg.__bindgen_anon_1.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = control.len();
+        let mut vec = bindings::kvec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        // SAFETY: The socket, message and buffers are valid for the call.
+        let n = unsafe { bindings::kernel_sendmsg(s.0, &mut msg, &mut vec, 1, data.len()) };
+        assert_eq!(n, data.len() as i32);
+        assert_eq!(s.poll() & (poll::IN | poll::OUT), poll::IN | poll::OUT);
+
+        // recvmsg into a short buffer: truncated, with name and cmsg.
+        let mut out = [0u8; 5];
+        let mut from = [0u8; 128];
+        let mut ctl = [0u8; 64];
+        // SAFETY: As above.
+        let mut msg: bindings::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+        msg.msg_name = from.as_mut_ptr().cast();
+        msg.msg_namelen = from.len() as i32;
+        msg.__bindgen_anon_1.msg_control = ctl.as_mut_ptr().cast();
+        msg.msg_controllen = ctl.len();
+        let mut vec = bindings::kvec {
+            iov_base: out.as_mut_ptr().cast(),
+            iov_len: out.len(),
+        };
+        // SAFETY: As above.
+        let n = unsafe { bindings::kernel_recvmsg(s.0, &mut msg, &mut vec, 1, out.len(), 0) };
+        assert_eq!(n, 5);
+        assert_eq!(&out, b"hello");
+        assert!(msg.msg_flags & bindings::MSG_TRUNC != 0);
+        let namelen = usize::try_from(msg.msg_namelen).unwrap_or(0);
+        assert_eq!(SocketAddr::from_bytes(&from[..namelen])?, lo4(7));
+        let used = ctl.len() - msg.msg_controllen;
+        let mut it = CmsgIter::new(&ctl[..used]);
+        assert!(matches!(it.next(), Some(Ok(c)) if c.level == 288 && c.ty == 5 && c.data == [1, 2, 3]));
+        assert!(it.next().is_none());
+        assert_eq!(s.poll() & poll::IN, 0);
+
+        // Nothing left.
+        // SAFETY: As above.
+        let n = unsafe { bindings::kernel_recvmsg(s.0, &mut msg, &mut vec, 1, out.len(), 0) };
+        assert_eq!(n, EAGAIN.to_errno());
+        drop(s);
+        assert_eq!(reg.shared.closed.load(Relaxed), 1);
+        Ok(())
+    }
+
+    fn accept_family(family: u32) -> Result {
+        let reg = register()?;
+        let l = KSock::new(family, bindings::sock_type_SOCK_STREAM)?;
+        for _ in 0..3 {
+            let child = l.sk().new_child()?;
+            assert_eq!(child.family(), family as u16);
+            assert_eq!(child.protocol(), TEST_PROTO);
+            assert_eq!(child.sock_type(), bindings::sock_type_SOCK_STREAM as u16);
+            assert!(core::ptr::eq(child.shared(), &reg.shared));
+            child.set_state(State::Established);
+            l.sk().data().inner.lock().children.push(child, GFP_KERNEL)?;
+        }
+        let mut new = core::ptr::null_mut();
+        // SAFETY: `l` is a live socket; `new` is a valid out parameter.
+        to_result(unsafe { bindings::kernel_accept(l.0, &mut new, bindings::O_NONBLOCK as i32) })?;
+        let a = KSock(new);
+        assert_eq!(a.sk().family(), family as u16);
+        assert_eq!(a.sk().state(), State::Established as u8);
+        assert_eq!(a.poll() & poll::OUT, poll::OUT);
+        // SAFETY: As above.
+        to_result(unsafe { bindings::kernel_accept(l.0, &mut new, bindings::O_NONBLOCK as i32) })?;
+        let b = KSock(new);
+        assert_eq!(reg.shared.closed.load(Relaxed), 0);
+        drop(a);
+        drop(b);
+        assert_eq!(reg.shared.closed.load(Relaxed), 2);
+        // One child is still queued: closing the listener closes it too.
+        drop(l);
+        assert_eq!(reg.shared.closed.load(Relaxed), 4);
+
+        // An empty queue.
+        let l = KSock::new(family, bindings::sock_type_SOCK_STREAM)?;
+        // SAFETY: As above.
+        let r = unsafe { bindings::kernel_accept(l.0, &mut new, bindings::O_NONBLOCK as i32) };
+        assert_eq!(r, EAGAIN.to_errno());
+        Ok(())
+    }
+
+    #[test]
+    fn accept_v4() -> Result {
+        accept_family(bindings::AF_INET)
+    }
+
+    #[cfg(CONFIG_IPV6 = "y")]
+    #[test]
+    fn accept_v6() -> Result {
+        accept_family(bindings::AF_INET6)
+    }
+
+    #[test]
+    fn backlog_and_release_cb() -> Result {
+        let reg = register()?;
+        let s = KSock::new(bindings::AF_INET, bindings::sock_type_SOCK_DGRAM)?;
+        let sk = s.sk();
+        assert!(!sk.bh_lock().owned_by_user());
+        let before = reg.shared.release_cb.load(Relaxed);
+        {
+            let _owner = sk.lock();
+            let mut bh = sk.bh_lock();
+            assert!(bh.owned_by_user());
+            for _ in 0..2 {
+                let skb = SkBuff::alloc(0, 16, GFP_ATOMIC)?;
+                assert!(bh.add_backlog(skb).is_ok());
+            }
+            drop(bh);
+            assert_eq!(reg.shared.backlog.load(Relaxed), 0);
+        }
+        // `release_sock()` ran the backlog, then `release_cb`.
+        assert_eq!(reg.shared.backlog.load(Relaxed), 2);
+        assert!(reg.shared.release_cb.load(Relaxed) > before);
+        Ok(())
+    }
+
+    #[test]
+    fn waits() -> Result {
+        let _reg = register()?;
+        let s = KSock::new(bindings::AF_INET, bindings::sock_type_SOCK_DGRAM)?;
+        let sk = s.sk();
+        let mut g = sk.lock();
+
+        let mut t = Timeout::NONBLOCK;
+        assert_eq!(g.wait(&mut t, |_| Ok(false)), Err(EAGAIN));
+        let mut t = Timeout::from_millis(20);
+        assert_eq!(g.wait(&mut t, |_| Ok(false)), Err(ETIMEDOUT));
+        assert!(t.is_zero());
+        let mut t = Timeout::INFINITE;
+        assert_eq!(g.wait(&mut t, |_| Ok(true)), Ok(()));
+        assert_eq!(g.wait(&mut t, |_| Err(EPIPE)), Err(EPIPE));
+
+        // A wake-up from another context, with the socket lock released
+        // while waiting.
+        let flag = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let (f, sref): (_, ARef<Sock>) = (flag.clone(), ARef::from(&**sk));
+        workqueue::system().try_spawn(GFP_KERNEL, move || {
+            fsleep(Delta::from_millis(20));
+            // The lock is free while the waiter sleeps.
+            let g = sref.lock();
+            f.store(1, Relaxed);
+            drop(g);
+            sref.data_ready();
+            drop(sref);
+            f.store(2, Relaxed);
+        })?;
+        let mut t = Timeout::from_millis(5000);
+        assert_eq!(g.wait(&mut t, |_| Ok(flag.load(Relaxed) >= 1)), Ok(()));
+        assert!(!t.is_zero());
+        drop(g);
+        // The worker's socket reference must be gone before the protocol is
+        // unregistered.
+        let mut n = 0;
+        while flag.load(Relaxed) != 2 && n < 5000 {
+            fsleep(Delta::from_millis(1));
+            n += 1;
+        }
+        assert_eq!(flag.load(Relaxed), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn errors_shutdown_and_rcv_queue() -> Result {
+        let _reg = register()?;
+        let s = KSock::new(bindings::AF_INET, bindings::sock_type_SOCK_DGRAM)?;
+        let sk = s.sk();
+        assert_eq!(sk.net(), crate::net::namespace::Namespace::init_net());
+
+        assert_eq!(sk.take_error(), None);
+        sk.set_error(ECONNRESET);
+        assert_eq!(sk.take_error(), Some(ECONNRESET));
+        assert_eq!(sk.take_error(), None);
+
+        assert_eq!(sk.shutdown_bits(), 0);
+        sk.set_shutdown_bits(RCV_SHUTDOWN);
+        assert_eq!(sk.shutdown_bits(), RCV_SHUTDOWN);
+
+        assert_eq!(sk.rmem_alloc(), 0);
+        let mut skb = SkBuff::alloc(0, 32, GFP_KERNEL)?;
+        skb.put_data(b"queued")?;
+        sk.queue_rcv_skb(skb)?;
+        assert_eq!(sk.rcv_queue_len(), 1);
+        assert!(sk.rmem_alloc() > 0);
+        let got = sk.dequeue_rcv_skb();
+        assert_eq!(sk.rmem_alloc(), 0);
+        assert!(matches!(&got, Some(skb) if skb.data() == b"queued"));
+        assert!(sk.dequeue_rcv_skb().is_none());
+
+        // Send memory: charged while the skb lives.
+        let mut skb = SkBuff::alloc(0, 32, GFP_KERNEL)?;
+        let base = sk.wmem_alloc();
+        skb.set_owner_w(sk);
+        assert!(sk.wmem_alloc() > base);
+        drop(skb);
+        assert_eq!(sk.wmem_alloc(), base);
+        assert!(sk.writeable());
+        Ok(())
     }
 }

@@ -307,7 +307,7 @@ impl Sock {
         // SAFETY: `sk_lock.slock` is initialised by `sock_lock_init()` at
         // allocation and lives as long as the socket.
         let lock = unsafe {
-            Lock::<(), SpinLockBhBackend>::from_raw(&raw mut (*self.as_raw()).sk_lock.slock)
+            Lock::<(), SpinLockBhBackend>::from_raw(bindings::sk_slock(self.as_raw()))
         };
         SockBhGuard {
             _guard: lock.lock(),
@@ -363,7 +363,7 @@ impl SockGuard<'_> {
         // SAFETY: The socket is valid; `sk_wq` is set while the socket is
         // grafted to a `struct socket` and cleared by `sock_orphan()`, both
         // under the socket lock we hold.
-        if unsafe { (*sk).sk_wq.is_null() } {
+        if unsafe { (*sk).__bindgen_anon_1.sk_wq.is_null() } {
             return match cond(self.sk)? {
                 true => Ok(()),
                 false => Err(EINVAL),
@@ -409,7 +409,7 @@ impl SockGuard<'_> {
             unsafe {
                 bindings::release_sock(sk);
                 timeo.0 =
-                    bindings::wait_woken(e, TASK_INTERRUPTIBLE, timeo.0);
+                    bindings::wait_woken(e, TASK_INTERRUPTIBLE as u32, timeo.0);
                 bindings::lock_sock(sk);
             }
         };

@@ -323,7 +323,7 @@ impl<T: Handler> UdpTunnel<T> {
         };
         let ttl = match opts.ttl {
             // SAFETY: `rt` is a valid route we hold a reference to.
-            0 => unsafe { bindings::ip4_dst_hoplimit(&raw mut (*rt).dst) } as u8,
+            0 => (unsafe { bindings::ip4_dst_hoplimit(&raw mut (*rt).dst) }) as u8,
             t => t,
         };
         let df = if opts.df { IP_DF.to_be() } else { 0 };
@@ -390,7 +390,7 @@ impl<T: Handler> UdpTunnel<T> {
         };
         let ttl = match opts.ttl {
             // SAFETY: `dst` is a valid route we hold a reference to.
-            0 => unsafe { bindings::ip6_dst_hoplimit(dst) } as u8,
+            0 => (unsafe { bindings::ip6_dst_hoplimit(dst) }) as u8,
             t => t,
         };
         Self::prepare_gso(&mut skb);
@@ -468,8 +468,13 @@ impl<T: Handler> UdpTunnel<T> {
     /// Called by the UDP receive path with a tunnel socket set up by `new`
     /// and an skb whose ownership passes to us (we return 0), under RCU.
     unsafe extern "C" fn encap_rcv(sk: *mut bindings::sock, skb: *mut bindings::sk_buff) -> c_int {
-        // SAFETY: `skb` is a valid skb given to us.
-        let mut skb = unsafe { SkBuff::from_raw(NonNull::new_unchecked(skb)) };
+        // SAFETY: `skb` is a valid, unshared skb given to us; a segment of a
+        // GSO batch may still point to the next one, which the UDP layer
+        // holds separately.
+        let mut skb = unsafe {
+            bindings::skb_mark_not_on_list(skb);
+            SkBuff::from_raw(NonNull::new_unchecked(skb))
+        };
         // SAFETY: `sk` is a live tunnel socket; we are in an RCU read-side
         // critical section.
         let ptr = unsafe { bindings::rcu_dereference_sk_user_data(sk) };
