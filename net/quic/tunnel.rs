@@ -159,10 +159,7 @@ impl TunnelRegistry {
     /// closes the UDP socket (which waits for an RCU grace period).
     pub(crate) fn release(&self, tunnel: Arc<Tunnel>) {
         let mut entries = self.entries.lock();
-        let Some(i) = entries
-            .iter()
-            .position(|e| Arc::ptr_eq(&e.tunnel, &tunnel))
-        else {
+        let Some(i) = entries.iter().position(|e| Arc::ptr_eq(&e.tunnel, &tunnel)) else {
             return;
         };
         entries[i].users -= 1;

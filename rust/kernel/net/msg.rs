@@ -103,9 +103,17 @@ pub fn cmsg_encode(out: &mut KVec<u8>, level: i32, ty: i32, data: &[u8]) -> Resu
     out.extend_from_slice(&len.to_ne_bytes(), GFP_KERNEL)?;
     out.extend_from_slice(&level.to_ne_bytes(), GFP_KERNEL)?;
     out.extend_from_slice(&ty.to_ne_bytes(), GFP_KERNEL)?;
-    out.resize(out.len() + cmsg_align(CMSG_HDR_LEN) - CMSG_HDR_LEN, 0, GFP_KERNEL)?;
+    out.resize(
+        out.len() + cmsg_align(CMSG_HDR_LEN) - CMSG_HDR_LEN,
+        0,
+        GFP_KERNEL,
+    )?;
     out.extend_from_slice(data, GFP_KERNEL)?;
-    out.resize(out.len() + cmsg_align(data.len()) - data.len(), 0, GFP_KERNEL)?;
+    out.resize(
+        out.len() + cmsg_align(data.len()) - data.len(),
+        0,
+        GFP_KERNEL,
+    )?;
     Ok(())
 }
 
@@ -374,7 +382,9 @@ mod tests {
             }))
         );
         let third = it.next();
-        assert!(matches!(third, Some(Ok(Cmsg { level: 41, ty: 67, data })) if data == &[9u8; 20][..]));
+        assert!(
+            matches!(third, Some(Ok(Cmsg { level: 41, ty: 67, data })) if data == &[9u8; 20][..])
+        );
         assert_eq!(it.next(), None);
         assert_eq!(CmsgIter::new(&[]).next(), None);
         Ok(())

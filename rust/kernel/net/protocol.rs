@@ -968,8 +968,8 @@ mod tests {
         },
         new_mutex,
         sync::{
-            atomic::{Atomic, Relaxed},
             aref::ARef,
+            atomic::{Atomic, Relaxed},
             Arc, Mutex,
         },
         time::{delay::fsleep, Delta},
@@ -1139,9 +1139,7 @@ mod tests {
             let mut buf = [0u8; 28];
             let len = addr.to_bytes(&mut buf)?;
             // SAFETY: The socket is live and `buf` holds `len` bytes.
-            to_result(unsafe {
-                bindings::kernel_bind(self.0, buf.as_mut_ptr().cast(), len as i32)
-            })
+            to_result(unsafe { bindings::kernel_bind(self.0, buf.as_mut_ptr().cast(), len as i32) })
         }
 
         fn poll(&self) -> u32 {
@@ -1223,7 +1221,9 @@ mod tests {
         assert_eq!(SocketAddr::from_bytes(&from[..namelen])?, lo4(7));
         let used = ctl.len() - msg.msg_controllen;
         let mut it = CmsgIter::new(&ctl[..used]);
-        assert!(matches!(it.next(), Some(Ok(c)) if c.level == 288 && c.ty == 5 && c.data == [1, 2, 3]));
+        assert!(
+            matches!(it.next(), Some(Ok(c)) if c.level == 288 && c.ty == 5 && c.data == [1, 2, 3])
+        );
         assert!(it.next().is_none());
         assert_eq!(s.poll() & poll::IN, 0);
 
@@ -1246,7 +1246,12 @@ mod tests {
             assert_eq!(child.sock_type(), bindings::sock_type_SOCK_STREAM as u16);
             assert!(core::ptr::eq(child.shared(), &reg.shared));
             child.set_state(State::Established);
-            l.sk().data().inner.lock().children.push(child, GFP_KERNEL)?;
+            l.sk()
+                .data()
+                .inner
+                .lock()
+                .children
+                .push(child, GFP_KERNEL)?;
         }
         let mut new = core::ptr::null_mut();
         // SAFETY: `l` is a live socket; `new` is a valid out parameter.

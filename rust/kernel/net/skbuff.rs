@@ -48,11 +48,9 @@ impl DropReason {
     /// The socket is being closed.
     pub const SOCKET_CLOSE: Self = Self(bindings::skb_drop_reason_SKB_DROP_REASON_SOCKET_CLOSE);
     /// The socket's receive buffer is full.
-    pub const SOCKET_RCVBUFF: Self =
-        Self(bindings::skb_drop_reason_SKB_DROP_REASON_SOCKET_RCVBUFF);
+    pub const SOCKET_RCVBUFF: Self = Self(bindings::skb_drop_reason_SKB_DROP_REASON_SOCKET_RCVBUFF);
     /// The socket's backlog is full.
-    pub const SOCKET_BACKLOG: Self =
-        Self(bindings::skb_drop_reason_SKB_DROP_REASON_SOCKET_BACKLOG);
+    pub const SOCKET_BACKLOG: Self = Self(bindings::skb_drop_reason_SKB_DROP_REASON_SOCKET_BACKLOG);
     /// The packet is too short for its protocol.
     pub const PKT_TOO_SMALL: Self = Self(bindings::skb_drop_reason_SKB_DROP_REASON_PKT_TOO_SMALL);
     /// The packet is too big.
@@ -751,8 +749,14 @@ mod tests {
         assert_eq!(skb.put(1).err(), Some(EMSGSIZE));
         assert_eq!(skb.push(1).err(), Some(EMSGSIZE));
 
-        assert_eq!(SkBuff::alloc(MAX_ALLOC, 1, GFP_KERNEL).err(), Some(EMSGSIZE));
-        assert_eq!(SkBuff::alloc(usize::MAX, 1, GFP_KERNEL).err(), Some(EMSGSIZE));
+        assert_eq!(
+            SkBuff::alloc(MAX_ALLOC, 1, GFP_KERNEL).err(),
+            Some(EMSGSIZE)
+        );
+        assert_eq!(
+            SkBuff::alloc(usize::MAX, 1, GFP_KERNEL).err(),
+            Some(EMSGSIZE)
+        );
         skb.drop_with_reason(DropReason::PKT_TOO_SMALL);
         Ok(())
     }

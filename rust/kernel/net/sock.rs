@@ -274,7 +274,9 @@ impl Sock {
     /// (so that it may outlive it).
     pub fn dequeue_rcv_skb(&self) -> Option<SkBuff> {
         // SAFETY: The socket is valid; `skb_dequeue` takes the queue lock.
-        let skb = NonNull::new(unsafe { bindings::skb_dequeue(&raw mut (*self.as_raw()).sk_receive_queue) })?;
+        let skb = NonNull::new(unsafe {
+            bindings::skb_dequeue(&raw mut (*self.as_raw()).sk_receive_queue)
+        })?;
         // SAFETY: A dequeued skb belongs to us alone.
         let mut skb = unsafe { SkBuff::from_raw(skb) };
         skb.orphan();
@@ -284,7 +286,9 @@ impl Sock {
     /// The number of skbs in the receive queue.
     pub fn rcv_queue_len(&self) -> usize {
         // SAFETY: The socket is valid; a racy read as `skb_queue_len_lockless`.
-        unsafe { bindings::skb_queue_len_lockless(&raw const (*self.as_raw()).sk_receive_queue) as usize }
+        unsafe {
+            bindings::skb_queue_len_lockless(&raw const (*self.as_raw()).sk_receive_queue) as usize
+        }
     }
 
     /// The receive timeout: 0 for non-blocking calls, else `SO_RCVTIMEO`.
@@ -306,9 +310,8 @@ impl Sock {
     pub fn bh_lock(&self) -> SockBhGuard<'_> {
         // SAFETY: `sk_lock.slock` is initialised by `sock_lock_init()` at
         // allocation and lives as long as the socket.
-        let lock = unsafe {
-            Lock::<(), SpinLockBhBackend>::from_raw(bindings::sk_slock(self.as_raw()))
-        };
+        let lock =
+            unsafe { Lock::<(), SpinLockBhBackend>::from_raw(bindings::sk_slock(self.as_raw())) };
         SockBhGuard {
             _guard: lock.lock(),
             sk: self,
@@ -408,8 +411,7 @@ impl SockGuard<'_> {
             // back before `cond` runs again; `e` is on the socket's queue.
             unsafe {
                 bindings::release_sock(sk);
-                timeo.0 =
-                    bindings::wait_woken(e, TASK_INTERRUPTIBLE as u32, timeo.0);
+                timeo.0 = bindings::wait_woken(e, TASK_INTERRUPTIBLE as u32, timeo.0);
                 bindings::lock_sock(sk);
             }
         };

@@ -146,7 +146,9 @@ impl<T: Handler> UdpTunnel<T> {
                 cfg.__bindgen_anon_1.local_ip.s_addr = u32::from_ne_bytes(*addr);
                 // SAFETY: `net` is alive, `cfg` is initialised and `sock` is
                 // a valid out-pointer.
-                to_result(unsafe { bindings::udp_sock_create4(net.as_raw(), &mut cfg, &mut sock) })?;
+                to_result(unsafe {
+                    bindings::udp_sock_create4(net.as_raw(), &mut cfg, &mut sock)
+                })?;
             }
             #[cfg(CONFIG_IPV6 = "y")]
             SocketAddr::V6 { addr, scope_id, .. } => {
@@ -154,7 +156,9 @@ impl<T: Handler> UdpTunnel<T> {
                 cfg.__bindgen_anon_1.local_ip6.in6_u.u6_addr8 = *addr;
                 cfg.bind_ifindex = i32::try_from(*scope_id).map_err(|_| EINVAL)?;
                 // SAFETY: As above.
-                to_result(unsafe { bindings::udp_sock_create6(net.as_raw(), &mut cfg, &mut sock) })?;
+                to_result(unsafe {
+                    bindings::udp_sock_create6(net.as_raw(), &mut cfg, &mut sock)
+                })?;
             }
             #[cfg(not(CONFIG_IPV6 = "y"))]
             SocketAddr::V6 { .. } => return Err(EAFNOSUPPORT),
