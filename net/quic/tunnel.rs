@@ -84,6 +84,13 @@ impl Tunnel {
     }
 }
 
+/// A tunnel of the registry.
+///
+/// # Invariants
+///
+/// `users` is the number of [`TunnelRegistry::acquire`] calls that returned
+/// `tunnel` and were not [released](TunnelRegistry::release) yet; it is at
+/// least 1 (the entry goes with the last user).
 struct Entry {
     tunnel: Arc<Tunnel>,
     /// The QUIC sockets using the tunnel.
@@ -109,6 +116,11 @@ fn key(addr: &SocketAddr) -> SocketAddr {
 }
 
 /// The tunnels of every namespace, keyed by namespace and bound address.
+///
+/// # Invariants
+///
+/// No two entries have the same namespace and bound address (the second
+/// UDP bind would have failed).
 #[pin_data]
 pub(crate) struct TunnelRegistry {
     #[pin]

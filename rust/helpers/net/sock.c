@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/security.h>
+#include <linux/signal.h>
 #include <linux/sockptr.h>
 #include <net/sock.h>
 
@@ -111,6 +112,18 @@ __rust_helper void rust_helper_sock_poll_wait(struct file *filp,
 					      poll_table *p)
 {
 	sock_poll_wait(filp, sock, p);
+}
+
+/* For the socket wait tests: kernel threads take no signals by default. */
+
+__rust_helper void rust_helper_allow_signal(int sig)
+{
+	allow_signal(sig);
+}
+
+__rust_helper void rust_helper_disallow_signal(int sig)
+{
+	disallow_signal(sig);
 }
 
 #endif /* CONFIG_NET */

@@ -59,6 +59,11 @@ pub struct Cmsg<'a> {
 /// Yields `Err(EINVAL)` once, then stops, for a header whose length is
 /// shorter than the header or runs past the buffer; trailing bytes shorter
 /// than a header end the iteration, as in C.
+///
+/// # Invariants
+///
+/// `off` is the offset of the next header in `buf`; at or past its end the
+/// iteration is over.
 pub struct CmsgIter<'a> {
     buf: &'a [u8],
     off: usize,

@@ -26,7 +26,7 @@ use super::{
     addr::SocketAddr,
     msg::{RecvMsg, SendMsg},
     skbuff::SkBuff,
-    sock::Sock,
+    sock::{Sock, Timeout},
     sockopt::{GetValue, SetValue},
 };
 use crate::ffi::{c_int, c_long, c_uint};
@@ -34,6 +34,7 @@ use crate::{
     bindings,
     error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
     prelude::*,
+    sync::SpinLockBh,
     types::Opaque,
     ThisModule, //
 };
@@ -413,6 +414,93 @@ impl<T: InetProtocol> Drop for NewSock<T> {
         // SAFETY: The socket was never grafted, so nothing else closes it;
         // this is what `inet_release()` does for a grafted one.
         unsafe { Adapter::<T>::close_callback(self.sk.as_ptr(), 0) };
+    }
+}
+
+/// The queue of connections waiting for accept(2) on a listener.
+///
+/// Children are pushed in process context (a [`NewSock`] is made and
+/// closed there) and wake the listener; [`AcceptQueue::accept`] implements
+/// accept(2)'s blocking, non-blocking and timeout behaviour.
+///
+/// # Invariants
+///
+/// `children` holds at most `max` sockets.
+#[pin_data]
+pub struct AcceptQueue<T: InetProtocol> {
+    #[pin]
+    children: SpinLockBh<KVec<NewSock<T>>>,
+    max: usize,
+}
+
+impl<T: InetProtocol> AcceptQueue<T> {
+    /// An empty queue of at most `max` connections (listen(2)'s backlog).
+    pub fn new(max: usize) -> impl PinInit<Self> {
+        pin_init!(Self {
+            children <- crate::new_spinlock_bh!(KVec::new()),
+            max,
+        })
+    }
+
+    /// The number of queued connections.
+    pub fn len(&self) -> usize {
+        self.children.lock().len()
+    }
+
+    /// Whether no connection is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Changes the limit (a second listen(2)); queued connections stay.
+    pub fn set_max(self: Pin<&mut Self>, max: usize) {
+        // SAFETY: `max` is not structurally pinned.
+        unsafe { self.get_unchecked_mut().max = max };
+    }
+
+    /// Queues `child` and wakes `listener`'s waiters (accept(2), poll(2)).
+    /// Gives the child back when the queue is full (`ECONNREFUSED` for the
+    /// peer) or out of memory. Call in process context.
+    pub fn push(&self, listener: &Sock, child: NewSock<T>) -> core::result::Result<(), NewSock<T>> {
+        let mut q = self.children.lock();
+        if q.len() >= self.max || q.reserve(1, GFP_ATOMIC).is_err() {
+            return Err(child);
+        }
+        if let Err(e) = q.push_within_capacity(child) {
+            return Err(e.0);
+        }
+        drop(q);
+        listener.data_ready();
+        Ok(())
+    }
+
+    /// Takes the oldest connection, if any.
+    pub fn pop(&self) -> Option<NewSock<T>> {
+        let mut q = self.children.lock();
+        match q.is_empty() {
+            true => None,
+            false => q.remove(0).ok(),
+        }
+    }
+
+    /// accept(2) on `listener`: the oldest connection, waiting for one
+    /// unless `flags` has `O_NONBLOCK` (then `EAGAIN`). Waits honour
+    /// `SO_RCVTIMEO` (`EAGAIN` when it runs out, as in TCP) and signals
+    /// (`ERESTARTSYS`/`EINTR`).
+    pub fn accept(&self, listener: &ProtoSock<T>, flags: i32) -> Result<NewSock<T>> {
+        let nonblock = flags & bindings::O_NONBLOCK as i32 != 0;
+        let mut timeo: Timeout = listener.rcv_timeout(nonblock);
+        let mut guard = listener.lock();
+        loop {
+            if let Some(child) = self.pop() {
+                return Ok(child);
+            }
+            match guard.wait(&mut timeo, |_| Ok(!self.is_empty())) {
+                Ok(()) => {}
+                Err(e) if e == ETIMEDOUT => return Err(EAGAIN),
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -972,6 +1060,7 @@ mod tests {
             atomic::{Atomic, Relaxed},
             Arc, Mutex,
         },
+        task::Task,
         time::{delay::fsleep, Delta},
         workqueue,
     };
@@ -990,11 +1079,12 @@ mod tests {
     struct Data {
         #[pin]
         inner: Mutex<Inner>,
+        #[pin]
+        accept: AcceptQueue<Proto>,
     }
 
     #[derive(Default)]
     struct Inner {
-        children: KVec<NewSock<Proto>>,
         msg: KVec<u8>,
         name: Option<SocketAddr>,
         cmsg: Option<(i32, i32, KVec<u8>)>,
@@ -1019,6 +1109,7 @@ mod tests {
         fn init(_sk: &Sock) -> impl PinInit<Data, Error> {
             try_pin_init!(Data {
                 inner <- new_mutex!(Inner::default()),
+                accept <- AcceptQueue::new(2),
             })
         }
 
@@ -1036,8 +1127,8 @@ mod tests {
             Ok(())
         }
 
-        fn accept(sk: &ProtoSock<Self>, _flags: i32, _kern: bool) -> Result<NewSock<Self>> {
-            sk.data().inner.lock().children.pop().ok_or(EAGAIN)
+        fn accept(sk: &ProtoSock<Self>, flags: i32, _kern: bool) -> Result<NewSock<Self>> {
+            sk.data().accept.accept(sk, flags)
         }
 
         fn sendmsg(sk: &ProtoSock<Self>, msg: &mut SendMsg<'_>) -> Result<usize> {
@@ -1239,20 +1330,18 @@ mod tests {
     fn accept_family(family: u32) -> Result {
         let reg = register()?;
         let l = KSock::new(family, bindings::sock_type_SOCK_STREAM)?;
-        for _ in 0..3 {
+        for i in 0..3 {
             let child = l.sk().new_child()?;
             assert_eq!(child.family(), family as u16);
             assert_eq!(child.protocol(), TEST_PROTO);
             assert_eq!(child.sock_type(), bindings::sock_type_SOCK_STREAM as u16);
             assert!(core::ptr::eq(child.shared(), &reg.shared));
             child.set_state(State::Established);
-            l.sk()
-                .data()
-                .inner
-                .lock()
-                .children
-                .push(child, GFP_KERNEL)?;
+            let r = l.sk().data().accept.push(l.sk(), child);
+            // The queue holds two; the third is refused and closed.
+            assert_eq!(r.is_ok(), i < 2);
         }
+        assert_eq!(reg.shared.closed.load(Relaxed), 1);
         let mut new = core::ptr::null_mut();
         // SAFETY: `l` is a live socket; `new` is a valid out parameter.
         to_result(unsafe { bindings::kernel_accept(l.0, &mut new, bindings::O_NONBLOCK as i32) })?;
@@ -1263,19 +1352,47 @@ mod tests {
         // SAFETY: As above.
         to_result(unsafe { bindings::kernel_accept(l.0, &mut new, bindings::O_NONBLOCK as i32) })?;
         let b = KSock(new);
-        assert_eq!(reg.shared.closed.load(Relaxed), 0);
+        assert_eq!(reg.shared.closed.load(Relaxed), 1);
         drop(a);
         drop(b);
-        assert_eq!(reg.shared.closed.load(Relaxed), 2);
-        // One child is still queued: closing the listener closes it too.
-        drop(l);
-        assert_eq!(reg.shared.closed.load(Relaxed), 4);
+        assert_eq!(reg.shared.closed.load(Relaxed), 3);
 
         // An empty queue.
-        let l = KSock::new(family, bindings::sock_type_SOCK_STREAM)?;
         // SAFETY: As above.
         let r = unsafe { bindings::kernel_accept(l.0, &mut new, bindings::O_NONBLOCK as i32) };
         assert_eq!(r, EAGAIN.to_errno());
+
+        // A blocking accept(2) wakes up when a connection is queued.
+        let child = l.sk().new_child()?;
+        child.set_state(State::Established);
+        let slot = Arc::pin_init(new_mutex!(Some(child)), GFP_KERNEL)?;
+        let (s2, lref): (_, ARef<Sock>) = (slot.clone(), ARef::from(&**l.sk()));
+        let done = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let d2 = done.clone();
+        workqueue::system().try_spawn(GFP_KERNEL, move || {
+            fsleep(Delta::from_millis(20));
+            if let Some(c) = s2.lock().take() {
+                // SAFETY: `lref` is a live listener of the test protocol.
+                let l = unsafe { ProtoSock::<Proto>::from_raw(lref.as_raw()) };
+                let _ = l.data().accept.push(l, c);
+            }
+            drop(lref);
+            d2.store(1, Relaxed);
+        })?;
+        // SAFETY: As above.
+        to_result(unsafe { bindings::kernel_accept(l.0, &mut new, 0) })?;
+        let c = KSock(new);
+        assert_eq!(c.sk().family(), family as u16);
+        drop(c);
+        wait_for(&done);
+
+        // A child still queued is closed with the listener.
+        let closed = reg.shared.closed.load(Relaxed);
+        let child = l.sk().new_child()?;
+        assert!(l.sk().data().accept.push(l.sk(), child).is_ok());
+        assert_eq!(l.sk().data().accept.len(), 1);
+        drop(l);
+        assert_eq!(reg.shared.closed.load(Relaxed), closed + 2);
         Ok(())
     }
 
@@ -1312,6 +1429,16 @@ mod tests {
         assert_eq!(reg.shared.backlog.load(Relaxed), 2);
         assert!(reg.shared.release_cb.load(Relaxed) > before);
         Ok(())
+    }
+
+    /// Waits (at most 5 s) for a worker to report it is done.
+    fn wait_for(flag: &Atomic<u32>) {
+        let mut n = 0;
+        while flag.load(Relaxed) == 0 && n < 5000 {
+            fsleep(Delta::from_millis(1));
+            n += 1;
+        }
+        assert_eq!(flag.load(Relaxed), 1);
     }
 
     #[test]
@@ -1356,6 +1483,30 @@ mod tests {
             n += 1;
         }
         assert_eq!(flag.load(Relaxed), 2);
+
+        // A pending signal interrupts a wait: restartable without a timeout,
+        // `EINTR` with one.
+        let mut g = sk.lock();
+        // SAFETY: The test runs in a kernel thread, which takes signals only
+        // when allowed; the signal is flushed and disallowed again below.
+        unsafe {
+            bindings::allow_signal(bindings::SIGUSR1 as i32);
+            bindings::send_sig(bindings::SIGUSR1 as i32, Task::current_raw(), 1);
+        }
+        let mut t = Timeout::INFINITE;
+        let r1 = g.wait(&mut t, |_| Ok(false));
+        let mut t = Timeout::from_millis(5000);
+        let r2 = g.wait(&mut t, |_| Ok(false));
+        // A true condition wins over the signal.
+        let r3 = g.wait(&mut t, |_| Ok(true));
+        // SAFETY: As above.
+        unsafe {
+            bindings::flush_signals(Task::current_raw());
+            bindings::disallow_signal(bindings::SIGUSR1 as i32);
+        }
+        assert_eq!(r1, Err(ERESTARTSYS));
+        assert_eq!(r2, Err(EINTR));
+        assert_eq!(r3, Ok(()));
         Ok(())
     }
 

@@ -422,6 +422,10 @@ impl SockGuard<'_> {
 }
 
 /// A blocking timeout in jiffies, as used by socket waits.
+///
+/// # Invariants
+///
+/// The value is non-negative; [`Timeout::INFINITE`] never runs out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeout(c_long);
 

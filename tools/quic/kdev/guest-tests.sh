@@ -18,11 +18,16 @@ if [ -d /sys/kernel/debug/kunit ]; then
 fi
 
 # Append mode: the kselftest runner appends each test's TAP to /dev/stdout,
-# which must not be overwritten by make's own later writes.
+# which must not be overwritten by make's own later writes. virtme-ng points
+# /dev/stdout at its console port, not at the process's stdout: point it
+# back for the run, or the per-case TAP lands on the console.
 : > "$results/kselftest.txt"
+old_stdout=$(readlink /dev/stdout)
+ln -sfn /proc/self/fd/1 /dev/stdout
 make -C "$tree/tools/testing/selftests" TARGETS=net/quic \
 	KHDR_INCLUDES="-isystem $headers" run_tests >> "$results/kselftest.txt" 2>&1
 echo "kselftest exit: $?"
+[ -n "$old_stdout" ] && ln -sfn "$old_stdout" /dev/stdout
 dmesg | grep -E "BUG:|WARNING:|Oops|Kernel panic|cut here|kmemleak|UBSAN|KASAN" \
 	> "$results/dmesg-problems.txt"
 dmesg > "$results/dmesg-after.txt"
