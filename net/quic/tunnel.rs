@@ -24,7 +24,7 @@ use kernel::{
     sync::{
         atomic::{Atomic, Relaxed},
         Arc, ArcBorrow, Mutex,
-    },
+    }, //
 };
 
 /// The receive side of a tunnel.

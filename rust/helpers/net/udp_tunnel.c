@@ -26,4 +26,11 @@ __rust_helper int rust_helper_ip4_dst_hoplimit(const struct dst_entry *dst)
 	return ip4_dst_hoplimit(dst);
 }
 
+#if IS_BUILTIN(CONFIG_IPV6)
+__rust_helper int rust_helper_inet6_iif(const struct sk_buff *skb)
+{
+	return inet6_iif(skb);
+}
+#endif /* IS_BUILTIN(CONFIG_IPV6) */
+
 #endif /* IS_BUILTIN(CONFIG_NET_UDP_TUNNEL) */

@@ -18,7 +18,7 @@ use crate::{
     ffi::c_void,
     iov::{IovIterDest, IovIterSource},
     prelude::*,
-    uaccess::{UserPtr, UserSlice},
+    uaccess::{UserPtr, UserSlice}, //
 };
 use core::mem::size_of;
 

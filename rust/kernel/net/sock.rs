@@ -28,7 +28,7 @@ use crate::{
         lock::{spinlock::SpinLockBhBackend, Guard, Lock},
     },
     task::{Task, MAX_SCHEDULE_TIMEOUT, TASK_INTERRUPTIBLE},
-    types::{NotThreadSafe, Opaque},
+    types::{NotThreadSafe, Opaque}, //
 };
 use core::{pin::pin, ptr::NonNull};
 
@@ -356,7 +356,9 @@ impl SockGuard<'_> {
     /// `cond` is false, `ETIMEDOUT` when `timeo` runs out while waiting, and
     /// `ERESTARTSYS` (no timeout) or `EINTR` (with a timeout) when a signal
     /// is pending. `timeo` is updated with the time left. Wake-ups come
-    /// from the socket's wait queue (`sk_data_ready` and friends).
+    /// from the socket's wait queue (`sk_data_ready` and friends). A socket
+    /// not attached to a file yet (an unaccepted child) has no wait queue:
+    /// there a false `cond` fails with `EINVAL` at once.
     pub fn wait(
         &mut self,
         timeo: &mut Timeout,

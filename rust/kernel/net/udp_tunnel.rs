@@ -19,7 +19,7 @@
 use super::{
     addr::SocketAddr,
     namespace::Namespace,
-    skbuff::{DropReason, SkBuff},
+    skbuff::{DropReason, SkBuff}, //
 };
 use crate::{
     bindings,
@@ -27,7 +27,7 @@ use crate::{
     ffi::{c_int, c_void},
     prelude::*,
     sync::{aref::ARef, Arc, ArcBorrow},
-    types::ForeignOwnable,
+    types::ForeignOwnable, //
 };
 use core::{marker::PhantomData, mem::MaybeUninit, ptr::NonNull};
 
@@ -154,7 +154,10 @@ impl<T: Handler> UdpTunnel<T> {
             SocketAddr::V6 { addr, scope_id, .. } => {
                 cfg.family = bindings::AF_INET6 as u8;
                 cfg.__bindgen_anon_1.local_ip6.in6_u.u6_addr8 = *addr;
-                cfg.bind_ifindex = i32::try_from(*scope_id).map_err(|_| EINVAL)?;
+                // A link-local address is only meaningful on its interface.
+                if addr[0] == 0xfe && addr[1] & 0xc0 == 0x80 {
+                    cfg.bind_ifindex = i32::try_from(*scope_id).map_err(|_| EINVAL)?;
+                }
                 // SAFETY: As above.
                 to_result(unsafe {
                     bindings::udp_sock_create6(net.as_raw(), &mut cfg, &mut sock)
@@ -451,11 +454,21 @@ impl<T: Handler> UdpTunnel<T> {
                     b.copy_from_slice(&ip[o..o + 16]);
                     b
                 };
-                let v6 = |addr, port| SocketAddr::V6 {
+                #[cfg(CONFIG_IPV6 = "y")]
+                // SAFETY: An IPv6 datagram's control block is its `inet6_skb_parm`.
+                let iif = unsafe { bindings::inet6_iif(skb.as_raw()) };
+                #[cfg(not(CONFIG_IPV6 = "y"))]
+                let iif = 0;
+                // Link-local addresses are reported with their interface.
+                let v6 = |addr: [u8; 16], port| SocketAddr::V6 {
                     addr,
                     port,
                     flowinfo: 0,
-                    scope_id: 0,
+                    scope_id: if addr[0] == 0xfe && addr[1] & 0xc0 == 0x80 {
+                        u32::try_from(iif).unwrap_or(0)
+                    } else {
+                        0
+                    },
                 };
                 Some(RecvInfo {
                     src: v6(a(8), sport),
