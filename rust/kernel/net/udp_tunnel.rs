@@ -181,6 +181,8 @@ impl<T: Handler> UdpTunnel<T> {
         let mut tcfg: bindings::udp_tunnel_sock_cfg =
             unsafe { MaybeUninit::zeroed().assume_init() };
         tcfg.sk_user_data = handler;
+        // Any non-zero type routes datagrams to `encap_rcv`; 1 is what the
+        // other kernel tunnels (VXLAN, Geneve) use.
         tcfg.encap_type = 1;
         tcfg.encap_rcv = Some(Self::encap_rcv);
         if T::HAS_ICMP_ERROR {
