@@ -543,20 +543,22 @@ impl SkBuff {
     /// datagrams: the current data is the UDP payload of all of them.
     ///
     /// An skb that fits one segment is left non-GSO. Fails with `EINVAL`
-    /// for a zero segment size or more than `u16::MAX` segments.
+    /// for a zero segment size or more than `u16::MAX` segments, `ENOMEM`
+    /// if data shared with a clone cannot be copied (the GSO fields live
+    /// with the data).
     pub fn set_gso_udp_l4(&mut self, segment: u16) -> Result {
         if segment == 0 {
             return Err(EINVAL);
         }
         let segs = self.len().div_ceil(usize::from(segment));
         if segs <= 1 {
-            self.clear_gso();
-            return Ok(());
+            return self.clear_gso();
         }
         let segs = u16::try_from(segs).map_err(|_| EINVAL)?;
+        self.make_writable()?;
         let sh = self.shinfo();
-        // SAFETY: We own the skb; the shared info is only read by clones,
-        // which GSO fields do not concern until transmit.
+        // SAFETY: We own the skb and its data (with the shared info at its
+        // end) is private to it.
         unsafe {
             (*sh).gso_size = segment;
             (*sh).gso_segs = segs;
@@ -565,8 +567,13 @@ impl SkBuff {
         Ok(())
     }
 
-    /// Makes the skb a single packet again.
-    pub fn clear_gso(&mut self) {
+    /// Makes the skb a single packet again. Fails with `ENOMEM` if data
+    /// shared with a clone cannot be copied.
+    pub fn clear_gso(&mut self) -> Result {
+        if !self.is_gso() {
+            return Ok(());
+        }
+        self.make_writable()?;
         let sh = self.shinfo();
         // SAFETY: As in `set_gso_udp_l4`.
         unsafe {
@@ -574,6 +581,7 @@ impl SkBuff {
             (*sh).gso_segs = 0;
             (*sh).gso_type = 0;
         }
+        Ok(())
     }
 
     /// Sets the checksum state to `CHECKSUM_NONE` (transmit: compute in
@@ -798,8 +806,15 @@ mod tests {
         assert_eq!(skb.gso_size(), 100);
         assert_eq!(skb.gso_segs(), 3);
         assert_eq!(skb.gso_type(), bindings::SKB_GSO_UDP_L4 as u32);
-        skb.clear_gso();
+        skb.clear_gso()?;
         assert!(!skb.is_gso());
+        // The GSO fields live with the data: a clone's are its own once set.
+        skb.set_gso_udp_l4(100)?;
+        let mut c = skb.try_clone(GFP_KERNEL)?;
+        c.clear_gso()?;
+        assert!(!c.is_gso());
+        assert!(skb.is_gso());
+        skb.clear_gso()?;
         skb.set_gso_udp_l4(250)?;
         assert!(!skb.is_gso());
         assert_eq!(skb.set_gso_udp_l4(0), Err(EINVAL));
