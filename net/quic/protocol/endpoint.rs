@@ -7,3 +7,5 @@
 
 pub mod assembler;
 pub mod client_hello;
+pub mod alpn;
+pub mod token;
