@@ -9,3 +9,6 @@ pub mod assembler;
 pub mod client_hello;
 pub mod alpn;
 pub mod token;
+pub mod hash;
+pub mod limiter;
+pub mod routes;
