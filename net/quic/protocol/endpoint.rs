@@ -12,3 +12,7 @@ pub mod token;
 pub mod hash;
 pub mod limiter;
 pub mod routes;
+pub mod initial;
+pub mod demux;
+pub mod listener;
+pub mod pending;

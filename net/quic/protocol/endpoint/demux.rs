@@ -1,0 +1,681 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Classifying incoming datagrams (RFC 9000 §5.2, §6.1, §8.1, §10.3).
+//!
+//! [`Router::classify`] looks at one datagram and says what to do with it,
+//! as a [`Decision`]: hand it to an existing connection, start a new one for
+//! a listener, or answer it statelessly (Version Negotiation, Retry, a
+//! refusal, a stateless reset), or drop it. The router owns the state this
+//! takes (routes, listeners, pending ClientHellos, rate limiters) but no
+//! connection and no randomness: answers are written by the builders of
+//! [`crate::protocol::endpoint::response`] with the caller's random bytes.
+//!
+//! ```text
+//!   short header ── DCID known? ── Existing
+//!                        └─ no ── StatelessReset (if big enough and allowed) / Drop
+//!   long header ─── version 0 (VN) ── Existing (client) / Drop
+//!              ├─── unsupported ──── SendVersionNegotiation (>= 1200 bytes) / Drop
+//!              ├─── DCID or (DCID, address) known ── Existing
+//!              └─── Initial >= 1200 bytes, listening
+//!                     ├─ invalid Retry token ──── Refuse(INVALID_TOKEN)
+//!                     ├─ too many handshakes ──── Refuse(CONNECTION_REFUSED)
+//!                     ├─ no token, Retry wanted ─ SendRetry
+//!                     ├─ ClientHello incomplete ─ Buffered (pending)
+//!                     ├─ no listener for ALPN ─── Refuse(no_application_protocol)
+//!                     ├─ backlog full ─────────── Refuse(CONNECTION_REFUSED)
+//!                     └─ NewConnection
+//! ```
+
+use crate::protocol::alloc::{AllocError, Vec, GFP};
+use crate::protocol::cid::ConnectionId;
+use crate::protocol::codec::Reader;
+use crate::protocol::crypto::{PacketKey, Provider};
+use crate::protocol::endpoint::alpn::Selection;
+use crate::protocol::endpoint::assembler::{Assembler, Progress};
+use crate::protocol::endpoint::initial::{read_client_initials, InitialError};
+use crate::protocol::endpoint::limiter::RateLimiter;
+use crate::protocol::endpoint::listener::Listeners;
+use crate::protocol::endpoint::pending::{PendingHellos, PendingId, PendingLimits};
+use crate::protocol::endpoint::routes::{RouteError, RouteKey, Routes};
+use crate::protocol::endpoint::token::{validate_initial, Lifetimes, ReplayFilter, Validation};
+use crate::protocol::error::TransportErrorCode;
+use crate::protocol::packet::version::Version;
+use crate::protocol::packet::version_negotiation::{LongInvariant, MIN_TRIGGER_DATAGRAM_LEN};
+use crate::protocol::packet::{LongType, HEADER_FORM_BIT};
+use crate::protocol::path::addr::SocketAddr;
+use crate::protocol::time::Instant;
+use core::time::Duration;
+
+/// The smallest datagram that may carry a client's Initial (RFC 9000 §14.1).
+pub const MIN_INITIAL_DATAGRAM_LEN: usize = 1200;
+/// The shortest Destination Connection ID of a client's first Initial.
+//= https://www.rfc-editor.org/rfc/rfc9000#section-7.2
+//# This Destination Connection ID MUST be at least 8 bytes in length.
+pub const MIN_INITIAL_DCID_LEN: usize = 8;
+/// The TLS alert no_application_protocol, as a CRYPTO_ERROR (RFC 9001 §8.1).
+pub const NO_APPLICATION_PROTOCOL: TransportErrorCode = TransportErrorCode::crypto(120);
+
+/// Why a datagram is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Not even a header.
+    Malformed,
+    /// No connection matches, and no stateless answer is due.
+    UnknownConnection,
+    /// A long header of an unsupported version in a datagram too small to
+    /// answer (RFC 9000 §5.2.2).
+    UnsupportedVersion,
+    /// An Initial in a datagram under 1200 bytes (RFC 9000 §14.1).
+    InitialTooSmall,
+    /// A first Initial whose Destination Connection ID is under 8 bytes.
+    ShortDcid,
+    /// A 0-RTT or Handshake packet without a connection.
+    NoConnectionForPacket,
+    /// An Initial, but nobody listens.
+    NotListening,
+    /// A stateless answer was due, but its rate limit is spent.
+    RateLimited,
+    /// The Initial packet could not be read.
+    BadInitial(InitialError),
+    /// The pending ClientHello of this client failed or has all its
+    /// datagrams already.
+    PendingFailed,
+    /// No room for more pending ClientHellos (or no memory).
+    Overloaded,
+}
+
+/// A new connection to create.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewConnection<L> {
+    /// The listener it is for.
+    pub listener: L,
+    /// The listener's ALPN choice.
+    pub alpn: Selection,
+    /// The version of the client's Initial.
+    pub version: Version,
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// The Destination Connection ID of this Initial: the Initial keys come
+    /// from it.
+    pub dcid: ConnectionId,
+    /// The client's Source Connection ID.
+    pub scid: ConnectionId,
+    /// The original_destination_connection_id transport parameter: the
+    /// DCID of the client's very first Initial (before any Retry).
+    pub odcid: ConnectionId,
+    /// The retry_source_connection_id transport parameter, after a Retry.
+    pub retry_scid: Option<ConnectionId>,
+    /// Whether a token validated the client's address (no amplification
+    /// limit then).
+    pub address_validated: bool,
+    /// The pending ClientHello whose held datagrams come first.
+    pub pending: Option<PendingId>,
+}
+
+/// A Retry to send ([`crate::protocol::endpoint::response::write_retry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryRequest {
+    /// The version of the client's Initial.
+    pub version: Version,
+    /// The client's address, which the token binds.
+    pub remote: SocketAddr,
+    /// The client's Source Connection ID: the Retry's destination.
+    pub dcid: ConnectionId,
+    /// The client's Destination Connection ID, covered by the integrity tag
+    /// and kept in the token.
+    pub odcid: ConnectionId,
+}
+
+/// A connection attempt to refuse with an Initial CONNECTION_CLOSE
+/// ([`crate::protocol::endpoint::response::write_refusal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The version of the client's Initial.
+    pub version: Version,
+    /// The client's Source Connection ID: the close's destination.
+    pub dcid: ConnectionId,
+    /// The client's Destination Connection ID, which keys the Initial.
+    pub client_dcid: ConnectionId,
+    /// The error code.
+    pub code: TransportErrorCode,
+    /// The pending ClientHello whose held datagrams are to be freed.
+    pub pending: Option<PendingId>,
+}
+
+/// What to do with a datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision<'d, H, L> {
+    /// Deliver to this connection.
+    Existing(H),
+    /// Create a connection for a listener, then deliver to it.
+    NewConnection(NewConnection<L>),
+    /// Hold the datagram: its ClientHello is not complete yet.
+    Buffered(PendingId),
+    /// Answer with Version Negotiation
+    /// ([`crate::protocol::endpoint::response::write_version_negotiation`]).
+    SendVersionNegotiation {
+        /// The client's Source Connection ID.
+        dcid: &'d [u8],
+        /// The client's Destination Connection ID.
+        scid: &'d [u8],
+    },
+    /// Answer with a Retry.
+    SendRetry(RetryRequest),
+    /// Answer with an Initial CONNECTION_CLOSE.
+    Refuse(Refusal),
+    /// Answer with a stateless reset
+    /// ([`crate::protocol::endpoint::response::write_stateless_reset`]).
+    StatelessReset {
+        /// The unknown connection ID, whose reset token to use.
+        dcid: ConnectionId,
+        /// The size of the datagram, which bounds the reset's.
+        trigger_len: usize,
+    },
+    /// Drop it.
+    Drop(DropReason),
+}
+
+/// The settings of a [`Router`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouterConfig {
+    /// The length of the connection IDs this endpoint issues (0 to 20):
+    /// short headers do not carry it.
+    pub local_cid_len: usize,
+    /// Whether this endpoint advertises grease_quic_bit (RFC 9287).
+    pub accept_cleared_fixed_bit: bool,
+    /// The versions accepted, most preferred first (a subset of
+    /// [`Version::SUPPORTED`]).
+    pub versions: &'static [Version],
+    /// The largest ClientHello read for routing.
+    pub max_hello_len: usize,
+    /// The limits on ClientHellos spanning datagrams.
+    pub pending: PendingLimits,
+    /// The most connections handshaking at once, for all listeners.
+    pub max_handshakes: usize,
+    /// Token lifetimes.
+    pub lifetimes: Lifetimes,
+    /// The rate of Version Negotiation packets.
+    pub version_negotiation: RateLimiter,
+    /// The rate of stateless resets.
+    pub stateless_reset: RateLimiter,
+    /// The rate of refusals; beyond it refused Initials are dropped.
+    pub refusal: RateLimiter,
+}
+
+impl RouterConfig {
+    /// Defaults for an endpoint issuing connection IDs of `local_cid_len`
+    /// bytes.
+    pub const fn new(local_cid_len: usize) -> Self {
+        Self {
+            local_cid_len,
+            accept_cleared_fixed_bit: false,
+            versions: &Version::SUPPORTED,
+            max_hello_len: 8192,
+            pending: PendingLimits {
+                max_entries: 64,
+                max_datagrams: 8,
+                timeout: Duration::from_secs(3),
+            },
+            max_handshakes: 1024,
+            lifetimes: Lifetimes::DEFAULT,
+            version_negotiation: RateLimiter::new(100, 100),
+            stateless_reset: RateLimiter::new(100, 100),
+            refusal: RateLimiter::new(100, 100),
+        }
+    }
+}
+
+/// The readable fields of a long header, parsed without touching the
+/// datagram.
+struct LongFields<'d> {
+    invariant: LongInvariant<'d>,
+    ty: Option<LongType>,
+    token: &'d [u8],
+}
+
+fn long_fields(datagram: &[u8]) -> Option<LongFields<'_>> {
+    let (invariant, rest) = LongInvariant::decode(datagram).ok()?;
+    let ty = invariant.version.long_type(invariant.first_byte >> 4);
+    let token = match ty {
+        Some(LongType::Initial) => Reader::new(rest).read_varint_prefixed().ok()?,
+        _ => &[],
+    };
+    Some(LongFields { invariant, ty, token })
+}
+
+/// The demultiplexer of one UDP address and port: connection routes,
+/// listeners, and what it takes to answer unknown packets.
+#[derive(Debug)]
+pub struct Router<H, L> {
+    config: RouterConfig,
+    /// The routes to connections.
+    pub routes: Routes<H>,
+    /// The listening sockets.
+    pub listeners: Listeners<L>,
+    pending: PendingHellos<Attempt>,
+    handshakes: usize,
+    replay: Option<ReplayFilter>,
+    scratch: Vec<u8>,
+    hello: Option<Assembler<Vec<u8>>>,
+}
+
+impl<H: Copy, L: Copy + PartialEq> Router<H, L> {
+    /// A router with `config`, hashing routes with `hash_key` (random,
+    /// from the caller). Does not allocate.
+    pub const fn new(config: RouterConfig, hash_key: [u64; 2]) -> Self {
+        Self {
+            config,
+            routes: Routes::new(hash_key),
+            listeners: Listeners::new(),
+            pending: PendingHellos::new(),
+            handshakes: 0,
+            replay: None,
+            scratch: Vec::new(),
+            hello: None,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Remembers up to `capacity` accepted NEW_TOKEN tokens, to accept each
+    /// once.
+    pub fn set_replay_filter(&mut self, capacity: usize) -> Result<(), AllocError> {
+        self.replay = Some(ReplayFilter::new(capacity)?);
+        Ok(())
+    }
+
+    /// The connections handshaking.
+    pub fn handshakes(&self) -> usize {
+        self.handshakes
+    }
+
+    /// Routes the first packets of `new` to `handle`: the client's
+    /// (DCID, address) and the connection ID the server chose. The caller
+    /// removes the initial route when the handshake is done
+    /// ([`RouteKey::Initial`]).
+    pub fn register(
+        &mut self,
+        new: &NewConnection<L>,
+        handle: H,
+        local_cid: ConnectionId,
+    ) -> Result<(), RouteError> {
+        self.routes
+            .insert(RouteKey::Initial(new.dcid, new.remote), handle)?;
+        let own = if local_cid.is_empty() {
+            RouteKey::Addr(new.remote)
+        } else {
+            RouteKey::Cid(local_cid)
+        };
+        self.routes.insert(own, handle).inspect_err(|_| {
+            let _ = self.routes.remove(&RouteKey::Initial(new.dcid, new.remote));
+        })
+    }
+
+    /// A connection created by [`Decision::NewConnection`] finished its
+    /// handshake, or closed during it.
+    pub fn handshake_finished(&mut self) {
+        self.handshakes = self.handshakes.saturating_sub(1);
+    }
+
+    /// Classifies `datagram`, received from `remote` at `now`. `token_key`
+    /// returns the token key of an id; `provider` decrypts Initial packets.
+    pub fn classify<'d, 'k, P: Provider, K: PacketKey + 'k>(
+        &mut self,
+        provider: &P,
+        token_key: impl FnOnce(u8) -> Option<&'k K>,
+        datagram: &'d [u8],
+        remote: SocketAddr,
+        now: Instant,
+    ) -> Decision<'d, H, L> {
+        let Some(&first) = datagram.first() else {
+            return Decision::Drop(DropReason::Malformed);
+        };
+        if first & HEADER_FORM_BIT == 0 {
+            return self.classify_short(datagram, remote, now);
+        }
+        let Some(fields) = long_fields(datagram) else {
+            return Decision::Drop(DropReason::Malformed);
+        };
+        let inv = &fields.invariant;
+        if inv.version == Version::NEGOTIATION {
+            //= https://www.rfc-editor.org/rfc/rfc9000#section-6.1
+            //# An endpoint MUST NOT send a Version Negotiation packet in response to
+            //# receiving a Version Negotiation packet.
+            return match self.lookup(inv.dcid, remote) {
+                Some(h) => Decision::Existing(h),
+                None => Decision::Drop(DropReason::UnknownConnection),
+            };
+        }
+        if !self.config.versions.contains(&inv.version) || fields.ty.is_none() {
+            //= https://www.rfc-editor.org/rfc/rfc9000#section-5.2.2
+            //# Servers MUST drop smaller packets that specify unsupported versions.
+            if datagram.len() < MIN_TRIGGER_DATAGRAM_LEN || self.listeners.is_empty() {
+                return Decision::Drop(DropReason::UnsupportedVersion);
+            }
+            if !self.config.version_negotiation.try_acquire(now) {
+                return Decision::Drop(DropReason::RateLimited);
+            }
+            return Decision::SendVersionNegotiation {
+                dcid: inv.scid,
+                scid: inv.dcid,
+            };
+        }
+        if let Some(h) = self.lookup(inv.dcid, remote) {
+            return Decision::Existing(h);
+        }
+        if fields.ty != Some(LongType::Initial) {
+            //= https://www.rfc-editor.org/rfc/rfc9000#section-5.2.2
+            //# Clients are not able
+            //# to send Handshake packets prior to receiving a server response, so servers
+            //# SHOULD ignore any such packets.
+            return Decision::Drop(DropReason::NoConnectionForPacket);
+        }
+        self.classify_initial(provider, token_key, &fields, datagram, remote, now)
+    }
+
+    /// The connection of a long header's DCID, sent from `remote`.
+    fn lookup(&self, dcid: &[u8], remote: SocketAddr) -> Option<H> {
+        if dcid.is_empty() {
+            return self.routes.get(&RouteKey::Addr(remote));
+        }
+        let dcid = ConnectionId::from_slice(dcid).ok()?;
+        self.routes
+            .get(&RouteKey::Cid(dcid))
+            .or_else(|| self.routes.get(&RouteKey::Initial(dcid, remote)))
+    }
+
+    fn classify_short<'d>(
+        &mut self,
+        datagram: &'d [u8],
+        remote: SocketAddr,
+        now: Instant,
+    ) -> Decision<'d, H, L> {
+        let len = self.config.local_cid_len;
+        if len == 0 {
+            return match self.routes.get(&RouteKey::Addr(remote)) {
+                Some(h) => Decision::Existing(h),
+                None => Decision::Drop(DropReason::UnknownConnection),
+            };
+        }
+        let Some(dcid) = datagram
+            .get(1..1 + len)
+            .and_then(|d| ConnectionId::from_slice(d).ok())
+        else {
+            return Decision::Drop(DropReason::Malformed);
+        };
+        if let Some(h) = self.routes.get(&RouteKey::Cid(dcid)) {
+            return Decision::Existing(h);
+        }
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-10.3.3
+        //# An endpoint MUST ensure that every Stateless Reset that it sends is
+        //# smaller than the packet that triggered it
+        if datagram.len() <= crate::protocol::cid::reset::MIN_SENT_STATELESS_RESET_LEN {
+            return Decision::Drop(DropReason::UnknownConnection);
+        }
+        if !self.config.stateless_reset.try_acquire(now) {
+            return Decision::Drop(DropReason::RateLimited);
+        }
+        Decision::StatelessReset {
+            dcid,
+            trigger_len: datagram.len(),
+        }
+    }
+
+    fn refuse<'d>(
+        &mut self,
+        fields: &LongFields<'_>,
+        code: TransportErrorCode,
+        pending: Option<PendingId>,
+        now: Instant,
+    ) -> Decision<'d, H, L> {
+        let inv = &fields.invariant;
+        let (Ok(dcid), Ok(client_dcid)) = (
+            ConnectionId::from_slice(inv.scid),
+            ConnectionId::from_slice(inv.dcid),
+        ) else {
+            return Decision::Drop(DropReason::Malformed);
+        };
+        if !self.config.refusal.try_acquire(now) {
+            return Decision::Drop(DropReason::RateLimited);
+        }
+        Decision::Refuse(Refusal {
+            version: inv.version,
+            dcid,
+            client_dcid,
+            code,
+            pending,
+        })
+    }
+
+    fn classify_initial<'d, 'k, P: Provider, K: PacketKey + 'k>(
+        &mut self,
+        provider: &P,
+        token_key: impl FnOnce(u8) -> Option<&'k K>,
+        fields: &LongFields<'d>,
+        datagram: &'d [u8],
+        remote: SocketAddr,
+        now: Instant,
+    ) -> Decision<'d, H, L> {
+        let inv = &fields.invariant;
+        if self.listeners.is_empty() {
+            return Decision::Drop(DropReason::NotListening);
+        }
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-14.1
+        //# A server MUST discard an Initial packet that is carried in a UDP
+        //# datagram with a payload that is smaller than the smallest allowed
+        //# maximum datagram size of 1200 bytes.
+        if datagram.len() < MIN_INITIAL_DATAGRAM_LEN {
+            return Decision::Drop(DropReason::InitialTooSmall);
+        }
+        let (Ok(dcid), Ok(scid)) = (
+            ConnectionId::from_slice(inv.dcid),
+            ConnectionId::from_slice(inv.scid),
+        ) else {
+            return Decision::Drop(DropReason::Malformed);
+        };
+        if self.pending.find_mut(&dcid, &remote).is_some() {
+            return self.continue_pending(provider, fields, &dcid, datagram, remote, now);
+        }
+        let validation = validate_initial(
+            fields.token,
+            token_key,
+            &remote,
+            &dcid,
+            now,
+            &self.config.lifetimes,
+            self.replay.as_mut(),
+        );
+        let (odcid, retry_scid, validated) = match validation {
+            Validation::InvalidRetry => {
+                return self.refuse(fields, TransportErrorCode::INVALID_TOKEN, None, now);
+            }
+            Validation::Valid(t) if !t.odcid.is_empty() => (t.odcid, Some(dcid), true),
+            Validation::Valid(_) => (dcid, None, true),
+            Validation::None => (dcid, None, false),
+        };
+        if retry_scid.is_none() && dcid.len() < MIN_INITIAL_DCID_LEN {
+            return Decision::Drop(DropReason::ShortDcid);
+        }
+        if self.handshakes >= self.config.max_handshakes {
+            return self.refuse(fields, TransportErrorCode::CONNECTION_REFUSED, None, now);
+        }
+        // Address validation comes before any per-connection work: a Retry
+        // costs no state.
+        if !validated && self.listeners.any_validates() {
+            return Decision::SendRetry(RetryRequest {
+                version: inv.version,
+                remote,
+                dcid: scid,
+                odcid: dcid,
+            });
+        }
+        let mut hello = match self.hello.take() {
+            Some(h) => h,
+            None => match Vec::from_elem(0u8, self.config.max_hello_len, GFP) {
+                Ok(buf) => Assembler::new(buf),
+                Err(_) => return Decision::Drop(DropReason::Overloaded),
+            },
+        };
+        hello.clear();
+        let progress = read_client_initials(
+            provider,
+            datagram,
+            self.config.accept_cleared_fixed_bit,
+            &mut self.scratch,
+            &mut hello,
+        );
+        let attempt = Attempt {
+            version: inv.version,
+            remote,
+            dcid,
+            scid,
+            odcid,
+            retry_scid,
+            address_validated: validated,
+        };
+        match progress {
+            Err(e) => {
+                self.hello = Some(hello);
+                Decision::Drop(DropReason::BadInitial(e))
+            }
+            Ok(Progress::NeedMore) => {
+                let limits = self.config.pending;
+                let version = inv.version;
+                match self
+                    .pending
+                    .insert(dcid, remote, version, hello, attempt, now, &limits)
+                {
+                    Ok(id) => Decision::Buffered(id),
+                    Err(_) => Decision::Drop(DropReason::Overloaded),
+                }
+            }
+            Ok(Progress::Complete) => {
+                let decision = self.admit(&hello, &attempt, None, fields, now);
+                self.hello = Some(hello);
+                decision
+            }
+        }
+    }
+
+    /// Feeds a datagram to the pending ClientHello of (`dcid`, `remote`).
+    fn continue_pending<'d, P: Provider>(
+        &mut self,
+        provider: &P,
+        fields: &LongFields<'d>,
+        dcid: &ConnectionId,
+        datagram: &'d [u8],
+        remote: SocketAddr,
+        now: Instant,
+    ) -> Decision<'d, H, L> {
+        let max_datagrams = self.config.pending.max_datagrams;
+        let accept_cleared = self.config.accept_cleared_fixed_bit;
+        let Some(entry) = self.pending.find_mut(dcid, &remote) else {
+            return Decision::Drop(DropReason::PendingFailed);
+        };
+        let id = entry.id;
+        let attempt = entry.context;
+        let Some(hello) = entry.hello.as_mut() else {
+            return Decision::Drop(DropReason::PendingFailed);
+        };
+        if entry.datagrams >= max_datagrams || fields.invariant.version != attempt.version {
+            return Decision::Drop(DropReason::PendingFailed);
+        }
+        let progress =
+            read_client_initials(provider, datagram, accept_cleared, &mut self.scratch, hello);
+        match progress {
+            Err(e) => {
+                // Keep a tombstone until it expires: the caller frees the
+                // datagrams it holds then.
+                entry.hello = None;
+                Decision::Drop(DropReason::BadInitial(e))
+            }
+            Ok(Progress::NeedMore) => {
+                entry.datagrams += 1;
+                Decision::Buffered(id)
+            }
+            Ok(Progress::Complete) => {
+                entry.datagrams += 1;
+                let Some(hello) = entry.hello.take() else {
+                    return Decision::Drop(DropReason::PendingFailed);
+                };
+                let decision = self.admit(&hello, &attempt, Some(id), fields, now);
+                if matches!(decision, Decision::NewConnection(_) | Decision::Refuse(_)) {
+                    let _ = self.pending.remove(id);
+                }
+                if self.hello.is_none() {
+                    self.hello = Some(hello);
+                }
+                decision
+            }
+        }
+    }
+
+    /// Picks the listener for a complete ClientHello and commits to the
+    /// connection.
+    fn admit<'d>(
+        &mut self,
+        hello: &Assembler<Vec<u8>>,
+        attempt: &Attempt,
+        pending: Option<PendingId>,
+        fields: &LongFields<'_>,
+        now: Instant,
+    ) -> Decision<'d, H, L> {
+        let client_hello = match hello.client_hello() {
+            Ok(Some(h)) => h,
+            Ok(None) => return Decision::Drop(DropReason::Malformed),
+            Err(e) => return Decision::Drop(DropReason::BadInitial(InitialError::Hello(e))),
+        };
+        let Some((listener, alpn)) = self.listeners.select(client_hello.alpn()) else {
+            //= https://www.rfc-editor.org/rfc/rfc9001#section-8.1
+            //# When using ALPN, endpoints MUST immediately close a connection (see Section
+            //# 10.2 of [QUIC-TRANSPORT]) with a no_application_protocol TLS alert
+            return self.refuse(fields, NO_APPLICATION_PROTOCOL, pending, now);
+        };
+        let (id, full) = (listener.id, !listener.has_room());
+        if full || (listener.validate_address && !attempt.address_validated) {
+            // The second case only follows a ClientHello that spanned
+            // datagrams, started when no listener asked for Retry.
+            return self.refuse(fields, TransportErrorCode::CONNECTION_REFUSED, pending, now);
+        }
+        self.listeners.enqueue(id);
+        self.handshakes += 1;
+        Decision::NewConnection(NewConnection {
+            listener: id,
+            alpn,
+            version: attempt.version,
+            remote: attempt.remote,
+            dcid: attempt.dcid,
+            scid: attempt.scid,
+            odcid: attempt.odcid,
+            retry_scid: attempt.retry_scid,
+            address_validated: attempt.address_validated,
+            pending,
+        })
+    }
+
+    /// Removes one pending ClientHello that expired (or failed and
+    /// expired) by `now`: the caller frees the datagrams it held for it.
+    pub fn poll_expired_pending(&mut self, now: Instant) -> Option<PendingId> {
+        self.pending.poll_expired(now)
+    }
+
+    /// When the next pending ClientHello expires, for the caller's timer.
+    pub fn next_pending_expiry(&self) -> Option<Instant> {
+        self.pending.next_expiry()
+    }
+}
+
+/// What the first datagram of a connection attempt established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Attempt {
+    version: Version,
+    remote: SocketAddr,
+    dcid: ConnectionId,
+    scid: ConnectionId,
+    odcid: ConnectionId,
+    retry_scid: Option<ConnectionId>,
+    address_validated: bool,
+}
