@@ -16,3 +16,4 @@ pub mod initial;
 pub mod demux;
 pub mod listener;
 pub mod pending;
+pub mod response;

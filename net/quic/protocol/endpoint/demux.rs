@@ -679,3 +679,279 @@ struct Attempt {
     retry_scid: Option<ConnectionId>,
     address_validated: bool,
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_endpoint_demux))]
+mod tests {
+    use super::*;
+    use crate::protocol::codec::Writer;
+    use crate::protocol::crypto::null::{NullPacketKey, NullProvider};
+    use crate::protocol::crypto::CipherSuite;
+    use crate::protocol::endpoint::alpn::{AlpnError, AlpnList};
+    use crate::protocol::endpoint::client_hello::tests::build_hello;
+    use crate::protocol::endpoint::client_hello::EXT_ALPN;
+    use crate::protocol::endpoint::initial::testing::{put_initial, ClientInitial};
+    use crate::protocol::endpoint::listener::Listener;
+    use crate::protocol::endpoint::token::{issue, Binding};
+
+    const KEY: NullPacketKey = NullPacketKey::new(CipherSuite::Aes128GcmSha256, 77);
+    const CLIENT: SocketAddr = SocketAddr::v4([198, 51, 100, 1], 50000);
+    const T0: Instant = Instant::from_nanos(1 << 40);
+
+    type TestRouter = Router<u32, u8>;
+
+    fn key(_: u8) -> Option<&'static NullPacketKey> {
+        Some(&KEY)
+    }
+
+    fn cid(b: u8) -> ConnectionId {
+        ConnectionId::from_slice(&[b; 8]).unwrap_or(ConnectionId::EMPTY)
+    }
+
+    fn router(validate: bool, backlog: usize) -> Result<TestRouter, AlpnError> {
+        let mut r = Router::new(RouterConfig::new(8), [1, 2]);
+        let smb = AlpnList::from_socket_option(b"smb")?;
+        let h3 = AlpnList::from_socket_option(b"h3,h3-29")?;
+        r.listeners.add(Listener::new(1, smb, false, backlog))?;
+        r.listeners.add(Listener::new(2, h3, validate, backlog))?;
+        Ok(r)
+    }
+
+    /// A client Initial datagram of 1200 bytes offering `alpn` (wire list).
+    fn initial(dcid: ConnectionId, token: &[u8], alpn: &[u8]) -> Vec<u8> {
+        let mut msg = [0u8; 128];
+        let mut body = [0u8; 40];
+        let len = alpn.len();
+        body[..2].copy_from_slice(&(len as u16).to_be_bytes());
+        body[2..2 + len].copy_from_slice(alpn);
+        let n = build_hello(&mut msg, &[(EXT_ALPN, &body[..2 + len])]);
+        let mut d = Vec::from_elem(0u8, 1300, GFP).unwrap_or_default();
+        let mut w = Writer::new(&mut d);
+        let p = ClientInitial {
+            version: Version::V1,
+            dcid,
+            scid: cid(0xc),
+            token,
+            pn: 0,
+        };
+        let _ = put_initial(&NullProvider, &mut w, &p, &[(0, &msg[..n])], 1200);
+        let len = w.len();
+        d.truncate(len);
+        d
+    }
+
+    fn classify<'d>(r: &mut TestRouter, d: &'d [u8], now: Instant) -> Decision<'d, u32, u8> {
+        r.classify(&NullProvider, key, d, CLIENT, now)
+    }
+
+    #[test]
+    fn version_negotiation() -> Result<(), AlpnError> {
+        let mut r = router(false, 8)?;
+        let mut d = Vec::from_elem(0u8, 1200, GFP)?;
+        d[..11].copy_from_slice(&[0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 2, 1, 2, 2, 3, 4]);
+        assert_eq!(
+            classify(&mut r, &d, T0),
+            Decision::SendVersionNegotiation {
+                dcid: &[3, 4],
+                scid: &[1, 2]
+            }
+        );
+        assert_eq!(
+            classify(&mut r, &d[..1199], T0),
+            Decision::Drop(DropReason::UnsupportedVersion)
+        );
+        // Never answer a Version Negotiation packet.
+        d[1..5].fill(0);
+        assert_eq!(
+            classify(&mut r, &d, T0),
+            Decision::Drop(DropReason::UnknownConnection)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn stateless_reset_candidates() -> Result<(), AlpnError> {
+        let mut r = Router::<u32, u8>::new(RouterConfig::new(8), [0, 0]);
+        let mut d = [0x41u8; 60];
+        d[1..9].copy_from_slice(&[5; 8]);
+        assert_eq!(
+            classify(&mut r, &d, T0),
+            Decision::StatelessReset {
+                dcid: cid(5),
+                trigger_len: 60
+            }
+        );
+        assert_eq!(
+            classify(&mut r, &d[..41], T0),
+            Decision::Drop(DropReason::UnknownConnection)
+        );
+        let mut limited = 1;
+        for _ in 0..200 {
+            if classify(&mut r, &d, T0) == Decision::Drop(DropReason::RateLimited) {
+                limited += 1;
+            }
+        }
+        assert!(limited > 100);
+        assert_eq!(r.routes.insert(RouteKey::Cid(cid(5)), 9), Ok(()));
+        assert_eq!(classify(&mut r, &d, T0), Decision::Existing(9));
+        Ok(())
+    }
+
+    #[test]
+    fn new_connection_by_alpn_then_existing() -> Result<(), AlpnError> {
+        let mut r = router(false, 8)?;
+        let d = initial(cid(1), b"", b"\x05h3-29\x03smb");
+        let Decision::NewConnection(new) = classify(&mut r, &d, T0) else {
+            return Err(AlpnError::InvalidName);
+        };
+        // The first listener able to serve the client, with its choice.
+        assert_eq!((new.listener, new.alpn), (1, Selection::Protocol(0)));
+        assert_eq!((new.dcid, new.scid, new.odcid), (cid(1), cid(0xc), cid(1)));
+        assert!(!new.address_validated && new.retry_scid.is_none());
+        assert_eq!(r.handshakes(), 1);
+        assert_eq!(r.register(&new, 40, cid(0x5e)), Ok(()));
+        assert_eq!(classify(&mut r, &d, T0), Decision::Existing(40));
+        // Not from another address.
+        let other = SocketAddr::v4([198, 51, 100, 2], 50000);
+        assert!(matches!(
+            r.classify(&NullProvider, key, &d, other, T0),
+            Decision::NewConnection(_)
+        ));
+        let mut short = [0x40u8; 50];
+        short[1..9].copy_from_slice(&[0x5e; 8]);
+        assert_eq!(classify(&mut r, &short, T0), Decision::Existing(40));
+        r.handshake_finished();
+        r.listeners.dequeue(1);
+        Ok(())
+    }
+
+    #[test]
+    fn refusals() -> Result<(), AlpnError> {
+        let mut r = router(false, 1)?;
+        let ftp = initial(cid(1), b"", b"\x03ftp");
+        let Decision::Refuse(refusal) = classify(&mut r, &ftp, T0) else {
+            return Err(AlpnError::InvalidName);
+        };
+        assert_eq!(refusal.code, NO_APPLICATION_PROTOCOL);
+        assert_eq!((refusal.dcid, refusal.client_dcid), (cid(0xc), cid(1)));
+        let h3 = initial(cid(2), b"", b"\x02h3");
+        assert!(matches!(classify(&mut r, &h3, T0), Decision::NewConnection(_)));
+        let h3 = initial(cid(3), b"", b"\x02h3");
+        assert!(matches!(
+            classify(&mut r, &h3, T0),
+            Decision::Refuse(Refusal {
+                code: TransportErrorCode::CONNECTION_REFUSED,
+                ..
+            })
+        ));
+        assert_eq!(
+            classify(&mut r, &h3[..1199], T0),
+            Decision::Drop(DropReason::InitialTooSmall)
+        );
+        let short_dcid = initial(ConnectionId::from_slice(&[1; 7]).unwrap_or(cid(0)), b"", b"\x02h3");
+        assert_eq!(
+            classify(&mut r, &short_dcid, T0),
+            Decision::Drop(DropReason::ShortDcid)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn retry_flow() -> Result<(), AlpnError> {
+        let mut r = router(true, 8)?;
+        let d = initial(cid(1), b"", b"\x02h3");
+        let Decision::SendRetry(req) = classify(&mut r, &d, T0) else {
+            return Err(AlpnError::InvalidName);
+        };
+        assert_eq!((req.dcid, req.odcid, req.remote), (cid(0xc), cid(1), CLIENT));
+        // The client comes back to the Retry's SCID with the token.
+        let mut token = [0u8; 64];
+        let binding = Binding::Retry {
+            client: &CLIENT,
+            retry_scid: &cid(0xe),
+        };
+        let n = issue(&KEY, 0, 1, T0, binding, &cid(1), &mut token).unwrap_or(0);
+        let d = initial(cid(0xe), &token[..n], b"\x02h3");
+        let Decision::NewConnection(new) = classify(&mut r, &d, T0) else {
+            return Err(AlpnError::InvalidName);
+        };
+        assert_eq!((new.listener, new.odcid, new.retry_scid), (2, cid(1), Some(cid(0xe))));
+        assert!(new.address_validated);
+        // A stale or forged Retry token refuses with INVALID_TOKEN.
+        let late = T0 + Duration::from_secs(30);
+        let d = initial(cid(0xf), &token[..n], b"\x02h3");
+        assert!(matches!(
+            classify(&mut r, &d, late),
+            Decision::Refuse(Refusal {
+                code: TransportErrorCode::INVALID_TOKEN,
+                ..
+            })
+        ));
+        // Garbage that is not our token: treated as no token.
+        let d = initial(cid(0xf), b"\x01\x02\x03", b"\x02h3");
+        assert!(matches!(classify(&mut r, &d, T0), Decision::SendRetry(_)));
+        Ok(())
+    }
+
+    #[test]
+    fn client_hello_across_datagrams() -> Result<(), AlpnError> {
+        let mut r = router(false, 8)?;
+        let mut msg = Vec::from_elem(0u8, 2000, GFP)?;
+        let big = Vec::from_elem(9u8, 1500, GFP)?;
+        let n = build_hello(&mut msg, &[(EXT_ALPN, b"\x00\x03\x02h3"), (0x39, &big)]);
+        let mut dgrams = [Vec::new(), Vec::new()];
+        for (i, range) in [(0, 0..1000), (1, 1000..n)] {
+            let mut d = Vec::from_elem(0u8, 1300, GFP)?;
+            let mut w = Writer::new(&mut d);
+            let p = ClientInitial {
+                version: Version::V1,
+                dcid: cid(1),
+                scid: cid(0xc),
+                token: b"",
+                pn: i,
+            };
+            let start = range.start as u64;
+            assert!(put_initial(&NullProvider, &mut w, &p, &[(start, &msg[range])], 1200).is_some());
+            let len = w.len();
+            d.truncate(len);
+            dgrams[i as usize] = d;
+        }
+        let Decision::Buffered(id) = classify(&mut r, &dgrams[0], T0) else {
+            return Err(AlpnError::InvalidName);
+        };
+        // A retransmission of the first datagram is held too.
+        assert_eq!(classify(&mut r, &dgrams[0], T0), Decision::Buffered(id));
+        let Decision::NewConnection(new) = classify(&mut r, &dgrams[1], T0) else {
+            return Err(AlpnError::InvalidName);
+        };
+        assert_eq!((new.listener, new.pending), (2, Some(id)));
+        assert_eq!(r.next_pending_expiry(), None);
+        // An abandoned one expires.
+        assert!(matches!(classify(&mut r, &dgrams[0], T0), Decision::Buffered(_)));
+        assert_eq!(r.poll_expired_pending(T0), None);
+        assert!(r.poll_expired_pending(T0 + Duration::from_secs(3)).is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn random_datagrams_never_panic() -> Result<(), AlpnError> {
+        let mut r = router(false, 8)?;
+        let base = initial(cid(1), b"", b"\x02h3");
+        let mut d = Vec::from_elem(0u8, base.len(), GFP)?;
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        for round in 0..300 {
+            d.copy_from_slice(&base);
+            for _ in 0..1 + round % 8 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x >> 16) as usize % d.len();
+                d[i] = (x >> 40) as u8;
+            }
+            let len = if round % 3 == 0 { (x as usize) % d.len() } else { d.len() };
+            let now = T0 + Duration::from_millis(round);
+            let _ = classify(&mut r, &d[..len], now);
+        }
+        Ok(())
+    }
+}
