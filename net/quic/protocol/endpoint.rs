@@ -5,15 +5,15 @@
 //!
 //! TODO: overview.
 
+pub mod alpn;
 pub mod assembler;
 pub mod client_hello;
-pub mod alpn;
-pub mod token;
-pub mod hash;
-pub mod limiter;
-pub mod routes;
-pub mod initial;
 pub mod demux;
+pub mod hash;
+pub mod initial;
+pub mod limiter;
 pub mod listener;
 pub mod pending;
 pub mod response;
+pub mod routes;
+pub mod token;

@@ -215,7 +215,9 @@ mod tests {
         let l = list("smb, h3 ,ksmbd")?;
         assert_eq!(l.as_wire(), b"\x03smb\x02h3\x05ksmbd");
         let mut out = [0u8; 32];
-        let n = l.write_socket_option(&mut out).map_err(|_| AlpnError::TooLong)?;
+        let n = l
+            .write_socket_option(&mut out)
+            .map_err(|_| AlpnError::TooLong)?;
         assert_eq!(&out[..n], b"smb,h3,ksmbd");
         assert_eq!(n, l.socket_option_len());
         assert_eq!(l.write_socket_option(&mut out[..5]), Err(BufferTooShort));
@@ -235,7 +237,10 @@ mod tests {
             assert!(l.is_empty());
             assert_eq!(l.socket_option_len(), 0);
             let mut buf = [0u8; 4];
-            assert_eq!(l.encode_extension(&mut Writer::new(&mut buf)), Err(BufferTooShort));
+            assert_eq!(
+                l.encode_extension(&mut Writer::new(&mut buf)),
+                Err(BufferTooShort)
+            );
         }
         assert_eq!(list("h3\0junk")?.as_wire(), b"\x02h3");
         for bad in ["h3,", ",h3", "h3,,smb", "h3, ,smb"] {
@@ -297,7 +302,10 @@ mod tests {
         };
         assert_eq!(pick(Some(b"\x02h3")), Some((2, Selection::Protocol(0))));
         assert_eq!(pick(Some(b"\x05h3-29")), Some((2, Selection::Protocol(1))));
-        assert_eq!(pick(Some(b"\x02h3\x03smb")), Some((1, Selection::Protocol(0))));
+        assert_eq!(
+            pick(Some(b"\x02h3\x03smb")),
+            Some((1, Selection::Protocol(0)))
+        );
         assert_eq!(pick(None), Some((4, Selection::NoAlpn)));
         assert_eq!(pick(Some(b"\x03ftp")), None);
         assert_eq!(select_listener([(1, &smb)], None), None);

@@ -192,11 +192,12 @@ impl<B: DerefMut<Target = [u8]>> Assembler<B> {
 
     /// Whether the whole message arrived.
     pub fn progress(&self) -> Progress {
-        let whole = |total| Piece { start: 0, end: total };
+        let whole = |total| Piece {
+            start: 0,
+            end: total,
+        };
         match self.total {
-            Some(total) if self.count == 1 && self.pieces[0] == whole(total) => {
-                Progress::Complete
-            }
+            Some(total) if self.count == 1 && self.pieces[0] == whole(total) => Progress::Complete,
             _ => Progress::NeedMore,
         }
     }
@@ -279,7 +280,10 @@ mod tests {
         assert_eq!(a.add(u64::MAX, b"x"), Err(HelloError::TooLarge));
         let mut a = Assembler::new(&mut store[..]);
         assert_eq!(a.add(0, &[2, 0, 0, 9]), Err(HelloError::NotClientHello));
-        assert_eq!(Assembler::new(&mut store[..]).add(0, &[]), Ok(Progress::NeedMore));
+        assert_eq!(
+            Assembler::new(&mut store[..]).add(0, &[]),
+            Ok(Progress::NeedMore)
+        );
     }
 
     #[test]

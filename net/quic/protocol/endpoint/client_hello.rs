@@ -128,8 +128,8 @@ impl<'a> ClientHello<'a> {
             return Err(HelloError::Malformed);
         }
         read_vec_u8(&mut r, 1, 255)?; // legacy_compression_methods
-        // A QUIC ClientHello is TLS 1.3 and carries at least
-        // quic_transport_parameters: the extension block is never absent.
+                                      // A QUIC ClientHello is TLS 1.3 and carries at least
+                                      // quic_transport_parameters: the extension block is never absent.
         let extensions = read_vec_u16(&mut r, 0)?;
         if !r.is_empty() {
             return Err(HelloError::Malformed);
@@ -172,7 +172,9 @@ impl<'a> ClientHello<'a> {
 
     /// The body of the first extension of type `ty`, if present.
     pub fn extension(&self, ty: u16) -> Option<&'a [u8]> {
-        self.extensions().find(|(t, _)| *t == ty).map(|(_, body)| body)
+        self.extensions()
+            .find(|(t, _)| *t == ty)
+            .map(|(_, body)| body)
     }
 
     /// The cipher suites offered, as TLS code points.
@@ -373,19 +375,29 @@ pub(crate) mod tests {
     fn rejects_bad_extensions() {
         let mut buf = [0u8; 200];
         let alpn = alpn_body();
-        let cases: [(&[(u16, &[u8])], HelloError); 7] = [
+        type Case<'a> = (&'a [(u16, &'a [u8])], HelloError);
+        let cases: [Case<'_>; 7] = [
             // Duplicate ALPN, duplicate host name, empty protocol name,
             // empty list, list length mismatch, empty SNI list, empty name.
-            (&[(EXT_ALPN, &alpn), (EXT_ALPN, &alpn)], HelloError::Duplicate),
+            (
+                &[(EXT_ALPN, &alpn), (EXT_ALPN, &alpn)],
+                HelloError::Duplicate,
+            ),
             (
                 &[(EXT_SERVER_NAME, b"\x00\x08\x00\x00\x01a\x00\x00\x01b")],
                 HelloError::Duplicate,
             ),
             (&[(EXT_ALPN, b"\x00\x03\x02h3\x00")], HelloError::Malformed),
             (&[(EXT_ALPN, b"\x00\x00")], HelloError::Malformed),
-            (&[(EXT_ALPN, b"\x00\x08\x02h3\x03smb")], HelloError::Malformed),
+            (
+                &[(EXT_ALPN, b"\x00\x08\x02h3\x03smb")],
+                HelloError::Malformed,
+            ),
             (&[(EXT_SERVER_NAME, b"\x00\x00")], HelloError::Malformed),
-            (&[(EXT_SERVER_NAME, b"\x00\x03\x00\x00\x00")], HelloError::Malformed),
+            (
+                &[(EXT_SERVER_NAME, b"\x00\x03\x00\x00\x00")],
+                HelloError::Malformed,
+            ),
         ];
         for (exts, err) in cases {
             let n = build_hello(&mut buf, exts);
@@ -453,7 +465,11 @@ pub(crate) mod tests {
                 let i = (x >> 8) as usize % n;
                 buf[i] = (x >> 24) as u8;
             }
-            let len = if x & 0x100 == 0 { n } else { (x >> 40) as usize % n };
+            let len = if x & 0x100 == 0 {
+                n
+            } else {
+                (x >> 40) as usize % n
+            };
             if let Ok(hello) = ClientHello::parse(&buf[..len]) {
                 // Iterators over accepted input end cleanly.
                 assert!(hello.alpn().map_or(0, |a| a.count()) <= n);

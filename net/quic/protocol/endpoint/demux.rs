@@ -240,7 +240,11 @@ fn long_fields(datagram: &[u8]) -> Option<LongFields<'_>> {
         Some(LongType::Initial) => Reader::new(rest).read_varint_prefixed().ok()?,
         _ => &[],
     };
-    Some(LongFields { invariant, ty, token })
+    Some(LongFields {
+        invariant,
+        ty,
+        token,
+    })
 }
 
 /// The demultiplexer of one UDP address and port: connection routes,
@@ -835,7 +839,10 @@ mod tests {
         assert_eq!(refusal.code, NO_APPLICATION_PROTOCOL);
         assert_eq!((refusal.dcid, refusal.client_dcid), (cid(0xc), cid(1)));
         let h3 = initial(cid(2), b"", b"\x02h3");
-        assert!(matches!(classify(&mut r, &h3, T0), Decision::NewConnection(_)));
+        assert!(matches!(
+            classify(&mut r, &h3, T0),
+            Decision::NewConnection(_)
+        ));
         let h3 = initial(cid(3), b"", b"\x02h3");
         assert!(matches!(
             classify(&mut r, &h3, T0),
@@ -848,7 +855,11 @@ mod tests {
             classify(&mut r, &h3[..1199], T0),
             Decision::Drop(DropReason::InitialTooSmall)
         );
-        let short_dcid = initial(ConnectionId::from_slice(&[1; 7]).unwrap_or(cid(0)), b"", b"\x02h3");
+        let short_dcid = initial(
+            ConnectionId::from_slice(&[1; 7]).unwrap_or(cid(0)),
+            b"",
+            b"\x02h3",
+        );
         assert_eq!(
             classify(&mut r, &short_dcid, T0),
             Decision::Drop(DropReason::ShortDcid)
@@ -863,7 +874,10 @@ mod tests {
         let Decision::SendRetry(req) = classify(&mut r, &d, T0) else {
             return Err(AlpnError::InvalidName);
         };
-        assert_eq!((req.dcid, req.odcid, req.remote), (cid(0xc), cid(1), CLIENT));
+        assert_eq!(
+            (req.dcid, req.odcid, req.remote),
+            (cid(0xc), cid(1), CLIENT)
+        );
         // The client comes back to the Retry's SCID with the token.
         let mut token = [0u8; 64];
         let binding = Binding::Retry {
@@ -875,7 +889,10 @@ mod tests {
         let Decision::NewConnection(new) = classify(&mut r, &d, T0) else {
             return Err(AlpnError::InvalidName);
         };
-        assert_eq!((new.listener, new.odcid, new.retry_scid), (2, cid(1), Some(cid(0xe))));
+        assert_eq!(
+            (new.listener, new.odcid, new.retry_scid),
+            (2, cid(1), Some(cid(0xe)))
+        );
         assert!(new.address_validated);
         // A stale or forged Retry token refuses with INVALID_TOKEN.
         let late = T0 + Duration::from_secs(30);
@@ -911,7 +928,9 @@ mod tests {
                 pn: i,
             };
             let start = range.start as u64;
-            assert!(put_initial(&NullProvider, &mut w, &p, &[(start, &msg[range])], 1200).is_some());
+            assert!(
+                put_initial(&NullProvider, &mut w, &p, &[(start, &msg[range])], 1200).is_some()
+            );
             let len = w.len();
             d.truncate(len);
             dgrams[i as usize] = d;
@@ -927,9 +946,14 @@ mod tests {
         assert_eq!((new.listener, new.pending), (2, Some(id)));
         assert_eq!(r.next_pending_expiry(), None);
         // An abandoned one expires.
-        assert!(matches!(classify(&mut r, &dgrams[0], T0), Decision::Buffered(_)));
+        assert!(matches!(
+            classify(&mut r, &dgrams[0], T0),
+            Decision::Buffered(_)
+        ));
         assert_eq!(r.poll_expired_pending(T0), None);
-        assert!(r.poll_expired_pending(T0 + Duration::from_secs(3)).is_some());
+        assert!(r
+            .poll_expired_pending(T0 + Duration::from_secs(3))
+            .is_some());
         Ok(())
     }
 
@@ -948,7 +972,11 @@ mod tests {
                 let i = (x >> 16) as usize % d.len();
                 d[i] = (x >> 40) as u8;
             }
-            let len = if round % 3 == 0 { (x as usize) % d.len() } else { d.len() };
+            let len = if round % 3 == 0 {
+                (x as usize) % d.len()
+            } else {
+                d.len()
+            };
             let now = T0 + Duration::from_millis(round);
             let _ = classify(&mut r, &d[..len], now);
         }

@@ -175,9 +175,7 @@ pub(crate) mod testing {
             frame.encode(w).ok()?;
         }
         let used = w.len() - start + TAG_LEN;
-        w.reserve(pad_to.saturating_sub(used).max(4))
-            .ok()?
-            .fill(0);
+        w.reserve(pad_to.saturating_sub(used).max(4)).ok()?.fill(0);
         w.reserve(TAG_LEN).ok()?;
         let end = w.len();
         let packet = w.written_mut().get_mut(start..end)?;
@@ -220,17 +218,31 @@ mod tests {
             let mut w = Writer::new(&mut dgram);
             // Split and reordered, as some clients do on purpose.
             let frames = [(40, &msg[40..n]), (0, &msg[..40])];
-            assert!(put_initial(&NullProvider, &mut w, &packet(version, 0), &frames, 1200).is_some());
+            assert!(
+                put_initial(&NullProvider, &mut w, &packet(version, 0), &frames, 1200).is_some()
+            );
             let len = w.len();
             let mut scratch = Vec::new();
             let mut store = [0u8; 256];
             let mut hello = Assembler::new(&mut store[..]);
-            let p = read_client_initials(&NullProvider, &dgram[..len], false, &mut scratch, &mut hello)?;
+            let p = read_client_initials(
+                &NullProvider,
+                &dgram[..len],
+                false,
+                &mut scratch,
+                &mut hello,
+            )?;
             assert_eq!(p, Progress::Complete);
             assert_eq!(hello.message(), Some(&msg[..n]));
             // The caller's datagram is untouched: the connection reads it too.
             let mut again = Assembler::new(&mut store[..]);
-            let p = read_client_initials(&NullProvider, &dgram[..len], false, &mut scratch, &mut again)?;
+            let p = read_client_initials(
+                &NullProvider,
+                &dgram[..len],
+                false,
+                &mut scratch,
+                &mut again,
+            )?;
             assert_eq!(p, Progress::Complete);
         }
         Ok(())
@@ -239,7 +251,10 @@ mod tests {
     #[test]
     fn coalesced_initials_and_spanning_datagrams() -> Result<(), InitialError> {
         let mut msg = [0u8; 200];
-        let n = build_hello(&mut msg, &[(EXT_ALPN, b"\x00\x03\x02h3"), (0x39, &[5; 100])]);
+        let n = build_hello(
+            &mut msg,
+            &[(EXT_ALPN, b"\x00\x03\x02h3"), (0x39, &[5; 100])],
+        );
         let mut store = [0u8; 256];
         let mut hello = Assembler::new(&mut store[..]);
         let mut scratch = Vec::new();
@@ -248,14 +263,28 @@ mod tests {
         let mut w = Writer::new(&mut d1);
         let v = Version::V1;
         assert!(put_initial(&NullProvider, &mut w, &packet(v, 0), &[(0, &msg[..60])], 0).is_some());
-        assert!(put_initial(&NullProvider, &mut w, &packet(v, 1), &[(60, &msg[60..120])], 0).is_some());
+        assert!(put_initial(
+            &NullProvider,
+            &mut w,
+            &packet(v, 1),
+            &[(60, &msg[60..120])],
+            0
+        )
+        .is_some());
         let len = w.len();
         let p = read_client_initials(&NullProvider, &d1[..len], false, &mut scratch, &mut hello)?;
         assert_eq!(p, Progress::NeedMore);
         // Datagram 2: the rest.
         let mut d2 = Vec::from_elem(0u8, 1400, GFP)?;
         let mut w = Writer::new(&mut d2);
-        assert!(put_initial(&NullProvider, &mut w, &packet(v, 2), &[(120, &msg[120..n])], 1200).is_some());
+        assert!(put_initial(
+            &NullProvider,
+            &mut w,
+            &packet(v, 2),
+            &[(120, &msg[120..n])],
+            1200
+        )
+        .is_some());
         let len = w.len();
         let p = read_client_initials(&NullProvider, &d2[..len], false, &mut scratch, &mut hello)?;
         assert_eq!(p, Progress::Complete);
@@ -268,14 +297,20 @@ mod tests {
         let mut scratch = Vec::new();
         let mut store = [0u8; 64];
         let mut hello = Assembler::new(&mut store[..]);
-        let mut read = |d: &[u8]| {
-            read_client_initials(&NullProvider, d, false, &mut scratch, &mut hello)
-        };
+        let mut read =
+            |d: &[u8]| read_client_initials(&NullProvider, d, false, &mut scratch, &mut hello);
         assert_eq!(read(&[]), Err(InitialError::NotInitial));
         assert_eq!(read(&[0x40; 40]), Err(InitialError::NotInitial));
         let mut dgram = Vec::from_elem(0u8, 1300, GFP)?;
         let mut w = Writer::new(&mut dgram);
-        assert!(put_initial(&NullProvider, &mut w, &packet(Version::V2, 0), &[(0, &[1, 0, 0, 1])], 1200).is_some());
+        assert!(put_initial(
+            &NullProvider,
+            &mut w,
+            &packet(Version::V2, 0),
+            &[(0, &[1, 0, 0, 1])],
+            1200
+        )
+        .is_some());
         let len = w.len();
         dgram[len - 1] ^= 1;
         assert_eq!(read(&dgram[..len]), Err(InitialError::Undecryptable));

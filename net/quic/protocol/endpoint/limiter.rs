@@ -46,7 +46,7 @@ impl RateLimiter {
             self.credit = self.credit.saturating_add(refill).min(self.max_credit);
         }
         // A clock going backwards refills nothing and keeps the later time.
-        if self.last.map_or(true, |last| last < now) {
+        if self.last.is_none_or(|last| last < now) {
             self.last = Some(now);
         }
         if self.credit < NANOS_PER_SEC {

@@ -56,6 +56,12 @@ pub struct Listeners<L> {
     list: Vec<Listener<L>>,
 }
 
+impl<L: Copy + PartialEq> Default for Listeners<L> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<L: Copy + PartialEq> Listeners<L> {
     /// No listener.
     pub const fn new() -> Self {

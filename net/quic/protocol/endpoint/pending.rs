@@ -66,6 +66,12 @@ pub struct PendingLimits {
     pub timeout: Duration,
 }
 
+impl<T> Default for PendingHellos<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T> PendingHellos<T> {
     /// None pending.
     pub const fn new() -> Self {
@@ -169,9 +175,19 @@ mod tests {
         let t0 = Instant::from_nanos(100);
         let hello = || Assembler::new(Vec::new());
         let ia = p.insert(c, a, Version::V1, hello(), (), t0, &LIMITS)?;
-        let ib = p.insert(c, b, Version::V1, hello(), (), t0 + Duration::from_millis(500), &LIMITS)?;
+        let ib = p.insert(
+            c,
+            b,
+            Version::V1,
+            hello(),
+            (),
+            t0 + Duration::from_millis(500),
+            &LIMITS,
+        )?;
         assert!(ia != ib);
-        assert!(p.insert(c, a, Version::V1, hello(), (), t0, &LIMITS).is_err());
+        assert!(p
+            .insert(c, a, Version::V1, hello(), (), t0, &LIMITS)
+            .is_err());
         assert_eq!(p.find_mut(&c, &b).map(|e| e.id), Some(ib));
         assert!(p.find_mut(&ConnectionId::EMPTY, &b).is_none());
         assert_eq!(p.next_expiry(), Some(t0 + Duration::from_secs(1)));

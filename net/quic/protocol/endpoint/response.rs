@@ -98,11 +98,19 @@ pub fn write_retry<P: Provider, K: PacketKey>(
         client: &retry.remote,
         retry_scid: new_scid,
     };
-    let token_len = issue(token_key, key_id, nonce, now, binding, &retry.odcid, &mut token)
-        .map_err(|e| match e {
-            TokenError::BufferTooShort => ResponseError::BufferTooShort,
-            _ => ResponseError::InvalidInput,
-        })?;
+    let token_len = issue(
+        token_key,
+        key_id,
+        nonce,
+        now,
+        binding,
+        &retry.odcid,
+        &mut token,
+    )
+    .map_err(|e| match e {
+        TokenError::BufferTooShort => ResponseError::BufferTooShort,
+        _ => ResponseError::InvalidInput,
+    })?;
     let header = RetryHeader {
         version: retry.version,
         dcid: retry.dcid,
@@ -211,7 +219,13 @@ mod tests {
     #[test]
     fn version_negotiation_is_greased() -> Result<(), ResponseError> {
         let mut out = [0u8; 64];
-        let n = write_version_negotiation(&[1, 2], &[3; 8], &Version::SUPPORTED, 0x1234_5678, &mut out)?;
+        let n = write_version_negotiation(
+            &[1, 2],
+            &[3; 8],
+            &Version::SUPPORTED,
+            0x1234_5678,
+            &mut out,
+        )?;
         let vn = VersionNegotiation::decode(&out[..n])?;
         assert_eq!((vn.dcid, vn.scid), (&[1, 2][..], &[3; 8][..]));
         assert!(vn.offers(Version::V1) && vn.offers(Version::V2));
@@ -234,19 +248,46 @@ mod tests {
             odcid: cid(1),
         };
         let mut out = [0u8; 128];
-        let n = write_retry(&NullProvider, &req, &cid(3), &key, 1, 99, Instant::ZERO, &mut out)?;
+        let n = write_retry(
+            &NullProvider,
+            &req,
+            &cid(3),
+            &key,
+            1,
+            99,
+            Instant::ZERO,
+            &mut out,
+        )?;
         let retry = Retry::decode(&out[..n], false)?;
-        assert_eq!((retry.version, retry.dcid, retry.scid), (Version::V2, cid(2), cid(3)));
+        assert_eq!(
+            (retry.version, retry.dcid, retry.scid),
+            (Version::V2, cid(2), cid(3))
+        );
         retry.verify(&NullProvider, &cid(1))?;
         let binding = Binding::Retry {
             client: &req.remote,
             retry_scid: &cid(3),
         };
-        let valid = validate(retry.token, |_| Some(&key), binding, Instant::ZERO, &Lifetimes::DEFAULT)
-            .map_err(|_| ResponseError::InvalidInput)?;
+        let valid = validate(
+            retry.token,
+            |_| Some(&key),
+            binding,
+            Instant::ZERO,
+            &Lifetimes::DEFAULT,
+        )
+        .map_err(|_| ResponseError::InvalidInput)?;
         assert_eq!(valid.odcid, cid(1));
         assert_eq!(
-            write_retry(&NullProvider, &req, &cid(1), &key, 1, 99, Instant::ZERO, &mut out),
+            write_retry(
+                &NullProvider,
+                &req,
+                &cid(1),
+                &key,
+                1,
+                99,
+                Instant::ZERO,
+                &mut out
+            ),
             Err(ResponseError::InvalidInput)
         );
         Ok(())
@@ -254,7 +295,10 @@ mod tests {
 
     #[test]
     fn refusal_decrypts_with_client_keys() -> Result<(), ResponseError> {
-        for code in [TransportErrorCode::CONNECTION_REFUSED, TransportErrorCode::INVALID_TOKEN] {
+        for code in [
+            TransportErrorCode::CONNECTION_REFUSED,
+            TransportErrorCode::INVALID_TOKEN,
+        ] {
             let refusal = Refusal {
                 version: Version::V1,
                 dcid: cid(7),
@@ -276,9 +320,12 @@ mod tests {
             // The client opens it with the server Initial keys of its DCID.
             let secrets = InitialSecrets::new(&NullProvider, Version::V1, cid(8).as_slice())
                 .map_err(|_| ResponseError::Crypto)?;
-            let keys = DirectionalKeys::new(&NullProvider, Version::V1, INITIAL_SUITE, &secrets.server)
-                .map_err(|_| ResponseError::Crypto)?;
-            let c = p.remove_header_protection(&keys.header, None)?.decrypt(&keys.packet)?;
+            let keys =
+                DirectionalKeys::new(&NullProvider, Version::V1, INITIAL_SUITE, &secrets.server)
+                    .map_err(|_| ResponseError::Crypto)?;
+            let c = p
+                .remove_header_protection(&keys.header, None)?
+                .decrypt(&keys.packet)?;
             let first = Frames::new(c.payload()).next();
             let Some(Ok(Frame::ConnectionClose(close))) = first else {
                 return Err(ResponseError::InvalidInput);

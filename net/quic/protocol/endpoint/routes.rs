@@ -288,7 +288,10 @@ mod tests {
         assert_eq!(t.get(&RouteKey::Initial(dcid, b)), None);
         assert_eq!(t.get(&RouteKey::Cid(dcid)), None);
         // An IPv4-mapped address is the same address.
-        let mapped = SocketAddr::v6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1], 443);
+        let mapped = SocketAddr::v6(
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1],
+            443,
+        );
         assert_eq!(t.get(&RouteKey::Addr(mapped)), Some(11));
         assert_eq!(t.remove(&cid(1)), Some(10));
         assert_eq!(t.get(&cid(1)), None);

@@ -243,7 +243,9 @@ pub fn validate<'k, K: PacketKey + 'k>(
         return Err(TokenError::Malformed);
     }
     let mut r = Reader::new(token);
-    let header = r.read_bytes(HEADER_LEN).map_err(|_| TokenError::Malformed)?;
+    let header = r
+        .read_bytes(HEADER_LEN)
+        .map_err(|_| TokenError::Malformed)?;
     let key_id = header[1];
     let nonce = Reader::new(&header[2..])
         .read_u64()
@@ -276,7 +278,9 @@ pub fn validate<'k, K: PacketKey + 'k>(
     //= https://www.rfc-editor.org/rfc/rfc9000#section-8.1.4
     //# Servers SHOULD ensure that tokens sent in Retry packets
     //# are only accepted for a short time, as they are returned immediately by clients.
-    let age = now.checked_duration_since(issued).ok_or(TokenError::Expired)?;
+    let age = now
+        .checked_duration_since(issued)
+        .ok_or(TokenError::Expired)?;
     if age > lifetimes.of(kind) {
         return Err(TokenError::Expired);
     }
@@ -465,7 +469,10 @@ mod tests {
         };
         let later = T0 + Duration::from_secs(11);
         assert_eq!(check(&CLIENT, &rscid, later), Some(TokenError::Expired));
-        assert_eq!(check(&CLIENT, &rscid, Instant::ZERO), Some(TokenError::Expired));
+        assert_eq!(
+            check(&CLIENT, &rscid, Instant::ZERO),
+            Some(TokenError::Expired)
+        );
         let moved = SocketAddr::v4([192, 0, 2, 7], 4434);
         assert_eq!(check(&moved, &rscid, T0), Some(TokenError::Invalid));
         assert_eq!(check(&CLIENT, &cid(8, 8), T0), Some(TokenError::Invalid));
@@ -505,7 +512,13 @@ mod tests {
         let later = T0 + Duration::from_secs(3600);
         // A new port is fine, and so is the IPv4-mapped form.
         let mapped = IpAddr::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7]);
-        let v = validate(token, key, Binding::NewToken { client: &mapped }, later, &lt)?;
+        let v = validate(
+            token,
+            key,
+            Binding::NewToken { client: &mapped },
+            later,
+            &lt,
+        )?;
         assert_eq!(v.odcid, ConnectionId::EMPTY);
         let other = IpAddr::V4([192, 0, 2, 8]);
         let binding = Binding::NewToken { client: &other };
@@ -550,7 +563,10 @@ mod tests {
         let binding = Binding::NewToken { client: &CLIENT.ip };
         let m = issue(&KEY, 7, 2, T0, binding, &rscid, &mut buf).unwrap_or(0);
         let mut filter = ReplayFilter::new(4)?;
-        assert!(matches!(judge(&buf[..m], T0, Some(&mut filter)), Validation::Valid(_)));
+        assert!(matches!(
+            judge(&buf[..m], T0, Some(&mut filter)),
+            Validation::Valid(_)
+        ));
         assert_eq!(judge(&buf[..m], T0, Some(&mut filter)), Validation::None);
         buf[m - 1] ^= 1;
         assert_eq!(judge(&buf[..m], T0, None), Validation::None);
