@@ -33,6 +33,7 @@
 pub mod alpn;
 pub mod assembler;
 pub mod client_hello;
+pub mod decision;
 pub mod demux;
 pub mod hash;
 pub mod initial;
