@@ -46,7 +46,7 @@ pub fn is_specified(addr: &SocketAddr) -> bool {
 
 /// Names a path for as long as the connection has it. Never reused within a
 /// connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PathId(u64);
 
 impl PathId {
