@@ -703,8 +703,12 @@ impl Pair {
                     EcnCodepoint::NotEct,
                     &mut d.bytes,
                 );
-            } else if d.to == self.client.addr || Some(d.to) == self.nat {
-                let local = self.client.addr;
+            } else {
+                let local = if Some(d.to) == self.nat {
+                    self.client.addr
+                } else {
+                    d.to
+                };
                 self.client.conn.handle_datagram(
                     now,
                     local,
