@@ -653,4 +653,59 @@ mod tests {
         assert!(p.saw(SERVER, &Event::StreamOpened(id)));
         Ok(())
     }
+
+    #[test]
+    fn handshake_survives_loss() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        // Every third datagram is lost, the first flights included.
+        // A third of the datagrams are lost, the first flights included.
+        p.loss_percent = 33;
+        p.handshake()?;
+        assert!(p.tls(CLIENT).done && p.tls(SERVER).done);
+        Ok(())
+    }
+
+    #[test]
+    fn application_close_reaches_the_peer() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let now = p.now;
+        p.conn(SERVER)?.close(now, 7, 0, b"done", true);
+        p.run_until(Duration::from_secs(10), |p| {
+            p.conns.iter().all(|c| c.is_drained())
+        })?;
+        let err = p.conn(CLIENT)?.close_error().copied().ok_or("no error")?;
+        assert_eq!(err.code, 7);
+        assert!(err.application && err.by_peer);
+        assert_eq!(err.reason.as_bytes(), b"done");
+        let own = p.conn(SERVER)?.close_error().copied().ok_or("no error")?;
+        assert!(!own.by_peer);
+        Ok(())
+    }
+
+    #[test]
+    fn idle_timeout_closes_silently() -> TestResult {
+        let mut c = config();
+        c.transport.max_idle_timeout = crate::protocol::varint::VarInt::from_u32(1000);
+        let mut p = Pair::new(c, c)?;
+        p.handshake()?;
+        p.run_for(Duration::from_millis(300))?;
+        let sent = p.bytes_sent;
+        p.run_until(Duration::from_secs(5), |p| {
+            p.conns.iter().all(|c| c.is_drained())
+        })?;
+        let err = p.conn(CLIENT)?.close_error().copied().ok_or("no error")?;
+        assert_eq!(err.cause, CloseCause::IdleTimeout);
+        // Silent: nothing was sent to close.
+        assert_eq!(p.bytes_sent, sent);
+        Ok(())
+    }
+
+    #[test]
+    fn one_rtt_crypto_data_after_the_handshake() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        p.run_until(Duration::from_secs(2), |p| p.tls(CLIENT).tickets == 1)?;
+        Ok(())
+    }
 }

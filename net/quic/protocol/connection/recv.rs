@@ -546,3 +546,153 @@ impl From<PacketError> for TransportError {
             .unwrap_or(TransportError::internal("packet error"))
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_recv))]
+mod tests {
+    use super::*;
+    use crate::protocol::connection::testing::{
+        client, config, Pair, TestResult, CLIENT, CLIENT_ADDR, SERVER, SERVER_ADDR,
+    };
+    use crate::protocol::packet::version::Version;
+    use core::time::Duration;
+
+    #[test]
+    fn stateless_reset_drains() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        // The server's handshake connection ID and its token (TestGen).
+        let scid = p.conn(SERVER)?.local_cid();
+        let last = scid.as_slice().last().copied().ok_or("empty cid")?;
+        let mut reset = Vec::new();
+        reset.extend_with(40, 0x55u8, GFP).map_err(|_| "alloc")?;
+        reset[0] = 0x43;
+        for b in reset.iter_mut().skip(24) {
+            *b = last ^ 0x5e;
+        }
+        let now = p.now;
+        let c = p.conn(CLIENT)?;
+        c.handle_datagram(
+            now,
+            CLIENT_ADDR,
+            SERVER_ADDR,
+            EcnCodepoint::NotEct,
+            reset.as_mut_slice(),
+        );
+        assert!(matches!(c.state(), State::Draining { .. }));
+        let err = c.close_error().copied().ok_or("no error")?;
+        assert_eq!(err.cause, CloseCause::StatelessReset);
+        assert!(err.by_peer);
+        Ok(())
+    }
+
+    #[test]
+    fn garbage_is_ignored() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let mut junk = Vec::new();
+        junk.extend_with(60, 0x41u8, GFP).map_err(|_| "alloc")?;
+        let now = p.now;
+        let c = p.conn(CLIENT)?;
+        c.handle_datagram(
+            now,
+            CLIENT_ADDR,
+            SERVER_ADDR,
+            EcnCodepoint::NotEct,
+            junk.as_mut_slice(),
+        );
+        assert_eq!(c.state(), State::Established);
+        Ok(())
+    }
+
+    #[test]
+    fn version_negotiation_stops_the_attempt() -> TestResult {
+        let mut c = client()?;
+        c.crypto_send(Level::Initial, b"hello")
+            .map_err(|_| "send")?;
+        let mut buf = Vec::new();
+        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
+        let t = c
+            .poll_transmit(Instant::ZERO, buf.as_mut_slice())
+            .ok_or("nothing sent")?;
+        assert!(t.len >= 1200);
+        let scid = c.local_cid();
+        let odcid = c.original_dcid();
+        let mut vn = Vec::new();
+        vn.extend_with(64, 0u8, GFP).map_err(|_| "alloc")?;
+        let mut w = crate::protocol::codec::Writer::new(vn.as_mut_slice());
+        let offered = [Version::reserved(0x1234_5678), Version::V2];
+        VersionNegotiation::encode(&mut w, scid.as_slice(), odcid.as_slice(), 0x40, &offered)
+            .map_err(|_| "encode")?;
+        let n = w.len();
+        vn.truncate(n);
+        c.handle_datagram(
+            Instant::ZERO,
+            CLIENT_ADDR,
+            SERVER_ADDR,
+            EcnCodepoint::NotEct,
+            vn.as_mut_slice(),
+        );
+        assert!(c.is_drained());
+        assert_eq!(c.negotiation_offer(), Some(Version::V2));
+        let err = c.close_error().copied().ok_or("no error")?;
+        assert_eq!(err.cause, CloseCause::VersionNegotiation);
+        Ok(())
+    }
+
+    #[test]
+    fn version_negotiation_listing_our_version_is_ignored() -> TestResult {
+        let mut c = client()?;
+        c.crypto_send(Level::Initial, b"hello")
+            .map_err(|_| "send")?;
+        let mut buf = Vec::new();
+        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
+        c.poll_transmit(Instant::ZERO, buf.as_mut_slice())
+            .ok_or("nothing sent")?;
+        let mut vn = Vec::new();
+        vn.extend_with(64, 0u8, GFP).map_err(|_| "alloc")?;
+        let mut w = crate::protocol::codec::Writer::new(vn.as_mut_slice());
+        let (scid, odcid) = (c.local_cid(), c.original_dcid());
+        VersionNegotiation::encode(
+            &mut w,
+            scid.as_slice(),
+            odcid.as_slice(),
+            0x40,
+            &[Version::V1],
+        )
+        .map_err(|_| "encode")?;
+        let n = w.len();
+        vn.truncate(n);
+        c.handle_datagram(
+            Instant::ZERO,
+            CLIENT_ADDR,
+            SERVER_ADDR,
+            EcnCodepoint::NotEct,
+            vn.as_mut_slice(),
+        );
+        assert!(!c.is_closed());
+        Ok(())
+    }
+
+    #[test]
+    fn client_ignores_unknown_server_addresses() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let mut bytes = Vec::new();
+        bytes.extend_with(100, 0u8, GFP).map_err(|_| "alloc")?;
+        let other = SocketAddr::new(SERVER_ADDR.ip(), 444);
+        let now = p.now;
+        let c = p.conn(CLIENT)?;
+        // Even a valid reset token would not count from there.
+        c.handle_datagram(
+            now,
+            CLIENT_ADDR,
+            other,
+            EcnCodepoint::NotEct,
+            bytes.as_mut_slice(),
+        );
+        assert_eq!(c.state(), State::Established);
+        p.run_for(Duration::from_millis(100))?;
+        Ok(())
+    }
+}

@@ -316,14 +316,19 @@ struct InFlight {
 /// A client and a server over an in-memory link.
 pub struct Pair {
     /// `[client, server]`, on the heap.
-    conns: Vec<TestConn>,
+    pub(crate) conns: Vec<TestConn>,
     tls: [FakeTls; 2],
     /// The virtual clock.
     pub now: Instant,
     /// One-way delay.
     pub delay: Duration,
-    /// Drop every `n`-th datagram (0: none).
-    pub drop_every: u32,
+    /// Drop this percentage of datagrams, at random (seeded).
+    pub loss_percent: u64,
+    rng: u64,
+    /// Drop everything sent to `[client, server]`.
+    pub blackhole: [bool; 2],
+    /// Bytes sent by `[client, server]`.
+    pub bytes_sent: [u64; 2],
     sent: u32,
     link: Vec<InFlight>,
     buf: Vec<u8>,
@@ -351,7 +356,10 @@ impl Pair {
             tls: [FakeTls::new(Side::Client), FakeTls::new(Side::Server)],
             now: Instant::ZERO,
             delay: Duration::from_millis(10),
-            drop_every: 0,
+            loss_percent: 0,
+            rng: 0x9e37_79b9_7f4a_7c15,
+            blackhole: [false; 2],
+            bytes_sent: [0; 2],
             sent: 0,
             link: Vec::new(),
             buf,
@@ -384,7 +392,12 @@ impl Pair {
     /// the server, on the link.
     fn queue(&mut self, from_server: bool, len: usize) -> TestResult {
         self.sent += 1;
-        if self.sent.checked_rem(self.drop_every) == Some(0) {
+        self.bytes_sent[usize::from(from_server)] += len as u64;
+        let to = usize::from(!from_server);
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        if self.rng % 100 < self.loss_percent || self.blackhole[to] {
             return Ok(());
         }
         let mut bytes = Vec::new();
@@ -502,6 +515,15 @@ impl Pair {
             self.step(limit)?;
         }
         Err("too many steps")
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) -> TestResult {
+        let end = self.now + d;
+        match self.run_until(d, |p| p.now >= end) {
+            Ok(()) | Err("timed out") => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Completes the handshake on both sides.
