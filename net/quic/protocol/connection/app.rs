@@ -263,3 +263,87 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         self.keys.can_send(Level::OneRtt)
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_app))]
+mod tests {
+    use super::*;
+    use crate::protocol::connection::testing::{
+        client, config, Pair, TestResult, CLIENT, CLIENT_ADDR, SERVER,
+    };
+    use core::time::Duration;
+
+    #[test]
+    fn refused_before_the_peer_allows() -> TestResult {
+        let mut c = client()?;
+        // No peer limits yet: no stream, no datagram.
+        assert_eq!(c.stream_open(Dir::Bi), Err(StreamError::StreamLimit));
+        assert_eq!(c.datagram_send(b"x"), Err(DatagramError::TooLarge));
+        assert_eq!(
+            c.request_key_update(),
+            Err(CryptoError::KeyUpdateNotPermitted)
+        );
+        assert!(c.migrate(Instant::ZERO, CLIENT_ADDR).is_err());
+        assert!(c.set_token(b"token").is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn remembered_parameters_allow_early_streams() -> TestResult {
+        let mut c = client()?;
+        let mut p = TransportParameters::DEFAULT;
+        p.initial_max_streams_bidi = crate::protocol::varint::VarInt::from_u32(2);
+        p.initial_max_data = crate::protocol::varint::VarInt::from_u32(1000);
+        p.initial_max_stream_data_bidi_remote = crate::protocol::varint::VarInt::from_u32(1000);
+        c.set_remembered_transport_parameters(&p)
+            .map_err(|_| "remember")?;
+        assert!(c.stream_open(Dir::Bi).is_ok());
+        assert!(c.stream_open(Dir::Bi).is_ok());
+        assert_eq!(c.stream_open(Dir::Bi), Err(StreamError::StreamLimit));
+        Ok(())
+    }
+
+    #[test]
+    fn settings_are_fixed_once_sent() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let c = p.conn(CLIENT)?;
+        assert!(c.set_token(b"late").is_err());
+        assert!(c.set_config(config()).is_err());
+        let params = c.local_params();
+        assert!(c.set_local_transport_parameters(&params).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn server_cannot_migrate() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let now = p.now;
+        assert_eq!(
+            p.conn(SERVER)?.migrate(now, CLIENT_ADDR),
+            Err(MigrationError::NotClient)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn peer_connection_id_switch() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        p.run_for(Duration::from_millis(100))?;
+        let c = p.conn(CLIENT)?;
+        let before = c.remote_cid();
+        c.set_active_peer_cid(1).map_err(|_| "switch")?;
+        assert_ne!(c.remote_cid(), before);
+        let mut seen = false;
+        while let Some(e) = c.poll_event() {
+            seen |= e == Event::ConnectionIdChanged { sequence: 1 };
+        }
+        assert!(seen);
+        // The old ID is retired and the connection keeps working.
+        p.run_for(Duration::from_millis(200))?;
+        assert!(!p.conn(CLIENT)?.is_closed());
+        Ok(())
+    }
+}

@@ -398,3 +398,76 @@ fn control_frame(c: &ControlFrame) -> Frame<'static> {
         },
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_builder))]
+mod tests {
+    use super::*;
+    use crate::protocol::stream::{Dir, StreamId};
+
+    #[test]
+    fn control_frames_encode_as_their_stream_sizes() {
+        let id = StreamId::from_u64(8).unwrap_or(StreamId::from(VarInt::ZERO));
+        let frames = [
+            ControlFrame::ResetStream {
+                id,
+                code: 300,
+                final_size: 1 << 20,
+            },
+            ControlFrame::StopSending { id, code: 1 },
+            ControlFrame::MaxStreamData { id, limit: 99_999 },
+            ControlFrame::StreamDataBlocked { id, limit: 7 },
+            ControlFrame::MaxData { limit: 1 << 30 },
+            ControlFrame::DataBlocked { limit: 0 },
+            ControlFrame::MaxStreams {
+                dir: Dir::Uni,
+                count: 100,
+            },
+            ControlFrame::StreamsBlocked {
+                dir: Dir::Bi,
+                count: 3,
+            },
+        ];
+        for c in frames {
+            let f = control_frame(&c);
+            assert_eq!(f.encoded_size(), c.encoded_len());
+            assert_eq!(f.ty().0, c.frame_type());
+        }
+    }
+
+    #[test]
+    fn writes_never_overflow_the_room() {
+        let mut buf = [0u8; 64];
+        let mut b = PacketBuilder {
+            start: 0,
+            layout: HeaderLayout {
+                pn: 0,
+                pn_len: crate::protocol::packet::number::PacketNumberLen::One,
+                pn_offset: 1,
+                length_field: None,
+            },
+            kind: PacketKind::OneRtt,
+            pos: 2,
+            end: 10,
+            tag_len: 16,
+            ack_eliciting: false,
+            padded: false,
+            pool_first: 0,
+            frames: 0,
+            pmtu_probe: false,
+            ecn: EcnCodepoint::NotEct,
+        };
+        assert!(b.is_empty());
+        assert!(!b.write(&mut buf, 9, |w| w.put_bytes(&[1; 9])));
+        assert!(b.write(&mut buf, 8, |w| w.put_bytes(&[1; 8])));
+        assert_eq!(b.room(), 0);
+        // A writer that writes less than it promised is refused.
+        let mut c = b;
+        c.pos = 2;
+        assert!(!c.write(&mut buf, 4, |w| w.put_bytes(&[1; 3])));
+        c.pad_to(&mut buf, 100);
+        assert_eq!(c.pos, 10);
+        assert!(c.padded);
+        assert_eq!(c.sealed_end(), 26);
+    }
+}

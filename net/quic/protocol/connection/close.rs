@@ -208,3 +208,81 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         }
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_close))]
+mod tests {
+    use super::*;
+    use crate::protocol::connection::testing::{config, Pair, TestResult, CLIENT, SERVER};
+    use core::time::Duration;
+
+    #[test]
+    fn resends_are_rate_limited() {
+        let mut c = Closing {
+            error: ConnectionError::idle_timeout(),
+            pending: true,
+            received: 0,
+            threshold: 1,
+        };
+        c.on_sent();
+        // Then once after 2 packets, 4 packets, ...
+        c.on_packet_received();
+        assert!(!c.wants_to_send());
+        c.on_packet_received();
+        assert!(c.wants_to_send());
+        c.on_sent();
+        for _ in 0..3 {
+            c.on_packet_received();
+        }
+        assert!(!c.wants_to_send());
+        c.on_packet_received();
+        assert!(c.wants_to_send());
+    }
+
+    #[test]
+    fn application_close_during_the_handshake_is_a_transport_close() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        // The server's first flight is on its way; the client gives up.
+        p.run_until(Duration::from_secs(1), |p| {
+            p.conns.get(SERVER).is_some_and(|s| s.spaces[0].next_pn > 0)
+        })?;
+        let now = p.now;
+        p.conn(CLIENT)?
+            .close(now, 0x1234, 0, b"secret reason", true);
+        p.run_until(Duration::from_secs(5), |p| {
+            p.conns.get(SERVER).is_some_and(|s| s.is_closed())
+        })?;
+        let err = p.conn(SERVER)?.close_error().copied().ok_or("no error")?;
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-10.2.3
+        //# The CONNECTION_CLOSE frame of type 0x1c
+        //# uses the error code APPLICATION_ERROR
+        assert!(!err.application);
+        assert_eq!(err.code, TransportErrorCode::APPLICATION_ERROR.0);
+        assert_eq!(err.reason.as_bytes(), b"");
+        Ok(())
+    }
+
+    #[test]
+    fn close_before_sending_anything_ends_at_once() -> TestResult {
+        let mut c = crate::protocol::connection::testing::client()?;
+        c.close(Instant::ZERO, 0, 0, b"", true);
+        assert!(c.is_drained());
+        let mut buf = [0u8; 64];
+        assert!(c.poll_transmit(Instant::ZERO, &mut buf).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn closing_lasts_three_ptos() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let now = p.now;
+        let pto = p.conn(CLIENT)?.pto();
+        p.conn(CLIENT)?.close(now, 0, 0, b"", false);
+        assert_eq!(
+            p.conn(CLIENT)?.poll_timeout(),
+            Some(now + pto.saturating_mul(3))
+        );
+        Ok(())
+    }
+}

@@ -233,3 +233,108 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         self.events.push(Event::ConnectionIdChanged { sequence });
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_frames))]
+mod tests {
+    use super::*;
+    use crate::protocol::connection::testing::{client, server_for, TestResult};
+    use crate::protocol::error::TransportErrorCode;
+    use crate::protocol::frame::DatagramFrame;
+
+    const PV: TransportErrorCode = TransportErrorCode::PROTOCOL_VIOLATION;
+
+    #[test]
+    fn client_only_frames_from_a_client() -> TestResult {
+        let c = client()?;
+        let mut s = server_for(&c)?;
+        let dcid = s.local_cid();
+        let path = s.paths().active().id();
+        let now = Instant::ZERO;
+        let done = s.on_frame(now, Level::OneRtt, path, &dcid, Frame::HandshakeDone);
+        assert_eq!(done.map_err(|e| e.code), Err(PV));
+        let token = s.on_frame(
+            now,
+            Level::OneRtt,
+            path,
+            &dcid,
+            Frame::NewToken { token: b"t" },
+        );
+        assert_eq!(token.map_err(|e| e.code), Err(PV));
+        Ok(())
+    }
+
+    #[test]
+    fn new_token_is_kept_for_the_caller() -> TestResult {
+        let mut c = client()?;
+        let dcid = c.local_cid();
+        let path = c.paths().active().id();
+        assert_eq!(c.new_token(), None);
+        c.on_frame(
+            Instant::ZERO,
+            Level::OneRtt,
+            path,
+            &dcid,
+            Frame::NewToken { token: b"abc" },
+        )
+        .map_err(|_| "new token")?;
+        assert_eq!(c.new_token(), Some(&b"abc"[..]));
+        assert_eq!(c.poll_event(), Some(Event::NewToken));
+        Ok(())
+    }
+
+    #[test]
+    fn datagrams_only_when_advertised() -> TestResult {
+        let mut config = crate::protocol::connection::testing::config();
+        config.transport.max_datagram_frame_size = crate::protocol::varint::VarInt::ZERO;
+        let mut c = crate::protocol::connection::testing::client_with(config)?;
+        let dcid = c.local_cid();
+        let path = c.paths().active().id();
+        let d = Frame::Datagram(DatagramFrame {
+            has_length: true,
+            data: b"x",
+        });
+        let r = c.on_frame(Instant::ZERO, Level::OneRtt, path, &dcid, d);
+        assert_eq!(r.map_err(|e| e.code), Err(PV));
+        let mut ok = client()?;
+        ok.on_frame(Instant::ZERO, Level::OneRtt, path, &dcid, d)
+            .map_err(|_| "datagram")?;
+        assert_eq!(ok.poll_event(), Some(Event::DatagramReceived));
+        let mut buf = [0u8; 4];
+        assert_eq!(ok.datagram_recv(&mut buf), Some(1));
+        Ok(())
+    }
+
+    #[test]
+    fn peer_close_drains() -> TestResult {
+        let mut c = client()?;
+        // Something was sent, so the connection exists for the peer.
+        c.crypto_send(Level::Initial, b"x").map_err(|_| "send")?;
+        let dcid = c.local_cid();
+        let path = c.paths().active().id();
+        let close = crate::protocol::frame::ConnectionClose::application(
+            crate::protocol::varint::VarInt::from_u32(9),
+            b"app",
+        );
+        c.on_frame(
+            Instant::ZERO,
+            Level::OneRtt,
+            path,
+            &dcid,
+            Frame::ConnectionClose(close),
+        )
+        .map_err(|_| "close")?;
+        assert!(matches!(
+            c.state(),
+            crate::protocol::connection::State::Draining { .. }
+        ));
+        match c.poll_event() {
+            Some(Event::Closed(e)) => {
+                assert!(e.by_peer && e.application);
+                assert_eq!(e.code, 9);
+            }
+            _ => return Err("no close event"),
+        }
+        Ok(())
+    }
+}

@@ -560,3 +560,102 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         Ok(end)
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_send))]
+mod tests {
+    use super::*;
+    use crate::protocol::alloc::{Vec, GFP};
+    use crate::protocol::connection::testing::{client, config, Pair, TestResult, CLIENT, SERVER};
+    use crate::protocol::stream::Dir;
+    use core::time::Duration;
+
+    fn buffer(n: usize) -> TestResult<Vec<u8>> {
+        let mut v = Vec::new();
+        v.extend_with(n, 0u8, GFP).map_err(|_| "alloc")?;
+        Ok(v)
+    }
+
+    #[test]
+    fn nothing_before_the_client_hello_then_a_padded_initial() -> TestResult {
+        let mut c = client()?;
+        let mut buf = buffer(1500)?;
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-14.1
+        //# A client MUST expand the payload of all UDP datagrams carrying Initial
+        //# packets to at least the smallest allowed maximum datagram size of
+        //# 1200 bytes
+        assert!(c.poll_transmit(Instant::ZERO, buf.as_mut_slice()).is_none());
+        c.crypto_send(Level::Initial, b"client hello")
+            .map_err(|_| "send")?;
+        let t = c
+            .poll_transmit(Instant::ZERO, buf.as_mut_slice())
+            .ok_or("nothing")?;
+        assert_eq!(t.len, 1200);
+        assert_eq!(t.segment_size, None);
+        assert!(c.poll_transmit(Instant::ZERO, buf.as_mut_slice()).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn server_respects_the_amplification_limit() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        // The client's packets after its first never arrive: the server's
+        // address validation never completes.
+        p.blackhole[SERVER] = true;
+        p.run_for(Duration::from_secs(3))?;
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-8.1
+        //# Prior to validating the client address, servers MUST NOT send more
+        //# than three times as many bytes as the number of bytes they have
+        //# received.
+        assert!(p.bytes_sent[SERVER] > 0);
+        assert!(p.bytes_sent[SERVER] <= 3 * 1200);
+        Ok(())
+    }
+
+    #[test]
+    fn gso_batches_equal_segments() -> TestResult {
+        let mut c = config();
+        c.max_gso_segments = 8;
+        let mut p = Pair::new(c, config())?;
+        p.handshake()?;
+        let now = p.now;
+        let conn = p.conn(CLIENT)?;
+        let id = conn.stream_open(Dir::Uni).map_err(|_| "open")?;
+        let data = buffer(6000)?;
+        conn.stream_write(id, &data, true).map_err(|_| "write")?;
+        let mut buf = buffer(8 * 1500)?;
+        let t = conn
+            .poll_transmit(now, buf.as_mut_slice())
+            .ok_or("nothing")?;
+        let seg = t.segment_size.ok_or("no GSO")?;
+        assert_eq!(seg, 1200);
+        assert!(t.len > 3 * seg && t.len <= 6 * seg);
+        Ok(())
+    }
+
+    #[test]
+    fn acks_go_out_even_when_congestion_blocks_data() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        // Fill the client's window with unacknowledged data.
+        p.blackhole[SERVER] = true;
+        let now = p.now;
+        let conn = p.conn(CLIENT)?;
+        let id = conn.stream_open(Dir::Uni).map_err(|_| "open")?;
+        let data = buffer(200_000)?;
+        conn.stream_write(id, &data, false).map_err(|_| "write")?;
+        let mut buf = buffer(1500)?;
+        while conn.poll_transmit(now, buf.as_mut_slice()).is_some() {}
+        assert!(conn.recovery().bytes_in_flight() >= conn.recovery().congestion_window() - 1200);
+        // The server sends something ack-eliciting; the client answers
+        // with an ACK despite the full window.
+        p.blackhole[SERVER] = false;
+        let s = p.conn(SERVER)?;
+        let sid = s.stream_open(Dir::Uni).map_err(|_| "open")?;
+        s.stream_write(sid, b"ping", true).map_err(|_| "write")?;
+        let before = p.bytes_sent[CLIENT];
+        p.run_for(Duration::from_millis(50))?;
+        assert!(p.bytes_sent[CLIENT] > before);
+        Ok(())
+    }
+}

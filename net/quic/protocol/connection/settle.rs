@@ -154,3 +154,68 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         Ok(())
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_settle))]
+mod tests {
+    use super::*;
+    use crate::protocol::connection::testing::{config, Pair, TestResult, CLIENT, SERVER};
+    use crate::protocol::stream::{ControlFrame, Dir};
+
+    const DATA: PacketNumberSpace = PacketNumberSpace::ApplicationData;
+
+    #[test]
+    fn lost_handshake_done_is_sent_again() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let s = p.conn(SERVER)?;
+        assert!(!s.handshake.done_pending);
+        s.on_frame_lost(DATA, SentFrame::HandshakeDone)
+            .map_err(|_| "lost")?;
+        assert!(s.handshake.done_pending);
+        Ok(())
+    }
+
+    #[test]
+    fn lost_control_frames_are_requeued_if_current() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let c = p.conn(CLIENT)?;
+        let id = c.stream_open(Dir::Bi).map_err(|_| "open")?;
+        c.stream_reset(id, 5).map_err(|_| "reset")?;
+        let mut buf = crate::protocol::alloc::Vec::new();
+        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
+        let now = p.now;
+        let c = p.conn(CLIENT)?;
+        while c.poll_transmit(now, buf.as_mut_slice()).is_some() {}
+        assert!(!c.streams.wants_to_send());
+        let frame = ControlFrame::ResetStream {
+            id,
+            code: 5,
+            final_size: 0,
+        };
+        c.on_frame_lost(DATA, SentFrame::Control(frame))
+            .map_err(|_| "lost")?;
+        assert!(c.streams.wants_to_send());
+        Ok(())
+    }
+
+    #[test]
+    fn acked_retirement_completes() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        p.run_for(core::time::Duration::from_millis(100))?;
+        let c = p.conn(CLIENT)?;
+        c.set_active_peer_cid(1).map_err(|_| "switch")?;
+        assert_eq!(c.peer_cids.pending_retire(), Some(0));
+        c.peer_cids.on_retire_sent(0);
+        c.on_frame_lost(DATA, SentFrame::RetireConnectionId(0))
+            .map_err(|_| "lost")?;
+        assert_eq!(c.peer_cids.pending_retire(), Some(0));
+        c.peer_cids.on_retire_sent(0);
+        c.on_frame_acked(DATA, SentFrame::RetireConnectionId(0))
+            .map_err(|_| "acked")?;
+        assert_eq!(c.peer_cids.pending_retire(), None);
+        Ok(())
+    }
+}

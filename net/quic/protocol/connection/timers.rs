@@ -255,3 +255,50 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         }
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_timers))]
+mod tests {
+    use super::*;
+    use crate::protocol::connection::testing::{client, config, Pair, TestResult, CLIENT};
+
+    #[test]
+    fn client_initial_is_probed_until_answered() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        // Nothing gets through after the first Initial.
+        p.blackhole = [true, true];
+        let first = p.bytes_sent[CLIENT];
+        p.run_for(Duration::from_secs(8))?;
+        // PTO probes went out, each a padded Initial.
+        let probes = (p.bytes_sent[CLIENT] - first) / 1200;
+        assert!(probes >= 2, "{probes} probes");
+        assert!(p.conn(CLIENT)?.recovery().pto_count() >= 2);
+        assert!(!p.conn(CLIENT)?.is_closed());
+        Ok(())
+    }
+
+    #[test]
+    fn idle_timer_is_armed_from_creation() -> TestResult {
+        let c = client()?;
+        assert_eq!(
+            c.timers.get(Timer::Idle),
+            Some(Instant::ZERO + Duration::from_secs(30))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn keep_alive_pings() -> TestResult {
+        let mut cc = config();
+        cc.keep_alive = Duration::from_millis(300);
+        let mut p = Pair::new(cc, config())?;
+        p.handshake()?;
+        p.run_for(Duration::from_millis(200))?;
+        let before = p.bytes_sent[CLIENT];
+        p.run_for(Duration::from_secs(2))?;
+        // About one PING per interval.
+        assert!(p.bytes_sent[CLIENT] > before);
+        assert!(p.conn(CLIENT)?.timers.get(Timer::KeepAlive).is_some());
+        Ok(())
+    }
+}

@@ -268,3 +268,81 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         }
     }
 }
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_tls))]
+mod tests {
+    use super::*;
+    use crate::protocol::connection::testing::{client, config, Pair, TestResult, CLIENT, SERVER};
+
+    const SUITE: CipherSuite = CipherSuite::Aes128GcmSha256;
+
+    #[test]
+    fn initial_secrets_come_from_the_connection_id() -> TestResult {
+        let mut c = client()?;
+        let r = c.install_secret(
+            Instant::ZERO,
+            Level::Initial,
+            Direction::Send,
+            SUITE,
+            &[1; 32],
+        );
+        assert!(matches!(r, Err(TlsError::InvalidSecret(_))));
+        // A secret of the wrong length for the suite.
+        let r = c.install_secret(
+            Instant::ZERO,
+            Level::Handshake,
+            Direction::Send,
+            SUITE,
+            &[1; 48],
+        );
+        assert!(matches!(r, Err(TlsError::InvalidSecret(_))));
+        assert_eq!(
+            c.crypto_send(Level::ZeroRtt, b"x"),
+            Err(TlsError::InvalidLevel)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn complete_needs_tls_and_both_one_rtt_secrets() -> TestResult {
+        let mut c = client()?;
+        let now = Instant::ZERO;
+        c.tls_handshake_done(now);
+        assert!(!c.is_handshake_complete());
+        c.install_secret(now, Level::OneRtt, Direction::Send, SUITE, &[3; 32])
+            .map_err(|_| "send secret")?;
+        assert!(!c.is_handshake_complete());
+        c.install_secret(now, Level::OneRtt, Direction::Recv, SUITE, &[4; 32])
+            .map_err(|_| "recv secret")?;
+        assert!(c.is_handshake_complete());
+        // A client is not confirmed before HANDSHAKE_DONE.
+        assert!(!c.is_handshake_confirmed());
+        assert_eq!(c.poll_event(), Some(Event::Connected));
+        Ok(())
+    }
+
+    #[test]
+    fn server_confirms_on_completion_and_sends_handshake_done() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        assert!(p.saw(SERVER, &Event::HandshakeConfirmed));
+        // The client was confirmed by the server's HANDSHAKE_DONE.
+        assert!(p.conn(CLIENT)?.is_handshake_confirmed());
+        assert!(!p.conn(SERVER)?.handshake.done_pending);
+        Ok(())
+    }
+
+    #[test]
+    fn discarded_levels_refuse_crypto() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let c = p.conn(CLIENT)?;
+        assert_eq!(
+            c.crypto_send(Level::Handshake, b"late"),
+            Err(TlsError::InvalidLevel)
+        );
+        assert_eq!(c.crypto_send(Level::OneRtt, b"fine"), Ok(4));
+        Ok(())
+    }
+}
