@@ -46,9 +46,16 @@
 //!      table.
 //! - **Free** the connection once [`Connection::is_drained`].
 //!
+//! The connection owns its crypto [`Provider`] (a zero-sized handle to
+//! `kernel::crypto` or RustCrypto) and its connection ID [`Generator`]
+//! (the endpoint's randomness and reset-token key): new IDs, PATH_CHALLENGE
+//! data and grease values come from the generator, never from the core.
+//!
 //! Nothing here blocks or panics on peer input; allocation failures close
 //! the connection with INTERNAL_ERROR. Sending a packet does not allocate
-//! once the per-connection pools have grown to the flight size.
+//! once the per-connection pools have grown to the flight size. The
+//! connection itself is about 7 KiB: allocate it on the heap (in the kernel
+//! with an in-place initialiser), never keep it on a kernel stack.
 //!
 //! # Files
 //!

@@ -118,6 +118,17 @@ impl FramePool {
         (frame != SentFrame::Settled).then_some(frame)
     }
 
+    /// The CRYPTO data of `space` still in flight.
+    pub fn crypto_in_flight(
+        &self,
+        space: PacketNumberSpace,
+    ) -> impl Iterator<Item = CryptoChunk> + '_ {
+        self.frames.iter().filter_map(move |(s, f)| match f {
+            SentFrame::Crypto(c) if *s == space => Some(*c),
+            _ => None,
+        })
+    }
+
     /// Settles every frame of `space`: its keys were discarded.
     pub fn discard_space(&mut self, space: PacketNumberSpace) {
         for slot in self.frames.iter_mut().filter(|s| s.0 == space) {

@@ -540,13 +540,6 @@ impl<P: Provider, G: Generator> Connection<P, G> {
     }
 }
 
-impl From<PacketError> for TransportError {
-    fn from(e: PacketError) -> Self {
-        e.transport_error()
-            .unwrap_or(TransportError::internal("packet error"))
-    }
-}
-
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_recv))]
 mod tests {

@@ -525,7 +525,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             }
         };
         if let Err(e) = result {
-            let err = TransportError::from(e);
+            let err = e
+                .transport_error()
+                .unwrap_or(TransportError::internal("packet protection failure"));
             self.close_on_error(now, err);
             return Err(err);
         }

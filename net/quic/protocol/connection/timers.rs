@@ -109,6 +109,19 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         if let Some(s) = self.spaces.get_mut(space.index()) {
             s.ping = s.ping.max(1);
         }
+        //= https://www.rfc-editor.org/rfc/rfc9002#section-6.2.4
+        //# Endpoints SHOULD include new data in packets that are sent on PTO
+        //# expiration.  Previously sent data MAY be sent if no new data can be
+        //# sent.
+        // The handshake has no new data to send: its probes carry the CRYPTO
+        // data still unacknowledged, so that one probe can repair a loss.
+        if space != PacketNumberSpace::ApplicationData {
+            if let Some(c) = self.crypto.get_mut(space.index()) {
+                for chunk in self.pool.crypto_in_flight(space) {
+                    let _ = c.on_chunk_lost(chunk);
+                }
+            }
+        }
     }
 
     /// Common work after any input: path changes, then deadlines.

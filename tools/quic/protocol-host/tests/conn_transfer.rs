@@ -246,3 +246,51 @@ fn datagrams() {
     assert_eq!(p.client.datagrams[0], b"pong datagram");
     assert!(p.server().saw(&Event::DatagramReceived));
 }
+
+/// DPLPMTUD (RFC 8899, RFC 9000 §14.3): with discovery on, the path's
+/// maximum datagram size grows from 1200 towards the link MTU after the
+/// handshake is confirmed, and bulk data then uses larger datagrams.
+#[test]
+fn path_mtu_discovery() {
+    let pmtud = quic_protocol::protocol::path::pmtud::PmtudConfig {
+        max_datagram_size: 1500,
+        probe_interval: Duration::from_secs(600),
+    };
+    let client = Config {
+        pmtud,
+        ..Config::default()
+    };
+    let mut p = Pair::new(Setup {
+        client,
+        link: Link {
+            mtu: 1400,
+            ..Link::default()
+        },
+        ..Setup::default()
+    });
+    p.handshake();
+    let grown = p.run_until(Duration::from_secs(10), |p| {
+        p.client.conn.paths().active().max_datagram_size() > 1300
+    });
+    assert!(
+        grown,
+        "PMTU stayed at {}",
+        p.client.conn.paths().active().max_datagram_size()
+    );
+    let mds = p.client.conn.paths().active().max_datagram_size();
+    // Probes above the link MTU were lost: the search stops below it.
+    assert!(mds <= 1400, "{mds}");
+    let data = pattern(100_000, 4);
+    let id = p.client.conn.stream_open(Dir::Uni).unwrap();
+    send_all(&mut p, id, &data, Duration::from_secs(30));
+    assert_eq!(p.server().stream_data(id).unwrap(), &data[..]);
+}
+
+/// The connection's own size: it is allocated once per socket; keep it
+/// modest.
+#[test]
+fn connection_size() {
+    let size = std::mem::size_of::<Conn>();
+    eprintln!("Connection: {size} bytes");
+    assert!(size < 8192, "{size} bytes");
+}
