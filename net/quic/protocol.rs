@@ -39,4 +39,5 @@ pub mod ack;
 pub mod recovery;
 pub mod stream;
 
+pub mod connection;
 pub mod endpoint;

@@ -10,7 +10,7 @@ use crate::protocol::endpoint::initial::InitialError;
 use crate::protocol::endpoint::pending::PendingId;
 use crate::protocol::error::TransportErrorCode;
 use crate::protocol::packet::version::Version;
-use crate::protocol::path::addr::SocketAddr;
+use core::net::SocketAddr;
 
 /// Why a datagram is dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -44,8 +44,8 @@ use crate::protocol::error::TransportErrorCode;
 use crate::protocol::packet::version::Version;
 use crate::protocol::packet::version_negotiation::{LongInvariant, MIN_TRIGGER_DATAGRAM_LEN};
 use crate::protocol::packet::{LongType, HEADER_FORM_BIT};
-use crate::protocol::path::addr::SocketAddr;
 use crate::protocol::time::Instant;
+use core::net::SocketAddr;
 use core::time::Duration;
 
 /// The smallest datagram that may carry a client's Initial (RFC 9000 §14.1).
@@ -579,9 +579,10 @@ mod tests {
     use crate::protocol::endpoint::initial::testing::{put_initial, ClientInitial};
     use crate::protocol::endpoint::listener::Listener;
     use crate::protocol::endpoint::token::{issue, Binding};
+    use core::net::{IpAddr, Ipv4Addr};
 
     const KEY: NullPacketKey = NullPacketKey::new(CipherSuite::Aes128GcmSha256, 77);
-    const CLIENT: SocketAddr = SocketAddr::v4([198, 51, 100, 1], 50000);
+    const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 50000);
     const T0: Instant = Instant::from_nanos(1 << 40);
 
     type TestRouter = Router<u32, u8>;
@@ -698,7 +699,7 @@ mod tests {
         assert_eq!(r.register(&new, 40, cid(0x5e)), Ok(()));
         assert_eq!(classify(&mut r, &d, T0), Decision::Existing(40));
         // Not from another address.
-        let other = SocketAddr::v4([198, 51, 100, 2], 50000);
+        let other = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)), 50000);
         assert!(matches!(
             r.classify(&NullProvider, key, &d, other, T0),
             Decision::NewConnection(_)

@@ -18,8 +18,9 @@ use crate::protocol::alloc::{AllocError, Vec, GFP};
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::endpoint::assembler::Assembler;
 use crate::protocol::packet::version::Version;
-use crate::protocol::path::addr::SocketAddr;
+use crate::protocol::path::canonical;
 use crate::protocol::time::Instant;
+use core::net::SocketAddr;
 use core::time::Duration;
 
 /// Names a pending ClientHello for the caller, which queues the datagrams
@@ -97,7 +98,7 @@ impl<T> PendingHellos<T> {
         dcid: &ConnectionId,
         remote: &SocketAddr,
     ) -> Option<&mut PendingHello<T>> {
-        let remote = remote.to_canonical();
+        let remote = canonical(*remote);
         self.entries
             .iter_mut()
             .find(|p| p.dcid == *dcid && p.remote == remote)
@@ -124,7 +125,7 @@ impl<T> PendingHellos<T> {
             PendingHello {
                 id,
                 dcid,
-                remote: remote.to_canonical(),
+                remote: canonical(remote),
                 version,
                 hello: Some(hello),
                 datagrams: 1,
@@ -159,6 +160,7 @@ impl<T> PendingHellos<T> {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_endpoint_pending))]
 mod tests {
     use super::*;
+    use core::net::{IpAddr, Ipv4Addr};
 
     const LIMITS: PendingLimits = PendingLimits {
         max_entries: 2,
@@ -169,8 +171,8 @@ mod tests {
     #[test]
     fn bounded_and_expiring() -> Result<(), AllocError> {
         let mut p = PendingHellos::new();
-        let a = SocketAddr::v4([192, 0, 2, 1], 1);
-        let b = SocketAddr::v4([192, 0, 2, 2], 1);
+        let a = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 1);
+        let b = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), 1);
         let c = ConnectionId::from_slice(&[1; 8]).unwrap_or(ConnectionId::EMPTY);
         let t0 = Instant::from_nanos(100);
         let hello = || Assembler::new(Vec::new());

@@ -210,7 +210,7 @@ mod tests {
     use crate::protocol::frame::{Frame, Frames};
     use crate::protocol::packet::header::{decode, DecodeParams, Packet};
     use crate::protocol::packet::retry::Retry;
-    use crate::protocol::path::addr::SocketAddr;
+    use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
     fn cid(b: u8) -> ConnectionId {
         ConnectionId::from_slice(&[b; 8]).unwrap_or(ConnectionId::EMPTY)
@@ -243,7 +243,7 @@ mod tests {
         let key = NullPacketKey::new(CipherSuite::Aes128GcmSha256, 5);
         let req = RetryRequest {
             version: Version::V2,
-            remote: SocketAddr::v4([192, 0, 2, 1], 5000),
+            remote: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 5000),
             dcid: cid(2),
             odcid: cid(1),
         };

@@ -23,7 +23,8 @@
 use crate::protocol::alloc::{AllocError, Vec, GFP};
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::endpoint::hash::SipHasher13;
-use crate::protocol::path::addr::{IpAddr, SocketAddr};
+use crate::protocol::path::canonical;
+use core::net::{IpAddr, SocketAddr};
 
 /// What routes a packet to a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,11 +41,11 @@ impl RouteKey {
     fn hash(&self, key: [u64; 2]) -> u64 {
         let mut h = SipHasher13::new(key);
         let addr = |h: &mut SipHasher13, a: &SocketAddr| {
-            match a.ip.to_canonical() {
-                IpAddr::V4(ip) => h.write(&ip),
-                IpAddr::V6(ip) => h.write(&ip),
+            match a.ip().to_canonical() {
+                IpAddr::V4(ip) => h.write(&ip.octets()),
+                IpAddr::V6(ip) => h.write(&ip.octets()),
             }
-            h.write(&a.port.to_be_bytes());
+            h.write(&a.port().to_be_bytes());
         };
         match self {
             Self::Cid(cid) => {
@@ -67,10 +68,8 @@ impl RouteKey {
     fn matches(&self, other: &RouteKey) -> bool {
         match (self, other) {
             (Self::Cid(a), Self::Cid(b)) => a == b,
-            (Self::Initial(a, x), Self::Initial(b, y)) => {
-                a == b && x.to_canonical() == y.to_canonical()
-            }
-            (Self::Addr(x), Self::Addr(y)) => x.to_canonical() == y.to_canonical(),
+            (Self::Initial(a, x), Self::Initial(b, y)) => a == b && canonical(*x) == canonical(*y),
+            (Self::Addr(x), Self::Addr(y)) => canonical(*x) == canonical(*y),
             _ => false,
         }
     }
@@ -260,6 +259,7 @@ impl<H: Copy> Routes<H> {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_endpoint_routes))]
 mod tests {
     use super::*;
+    use core::net::{Ipv4Addr, Ipv6Addr};
 
     fn cid(n: u32) -> RouteKey {
         let mut b = [0u8; 8];
@@ -267,7 +267,7 @@ mod tests {
         RouteKey::Cid(ConnectionId::from_slice(&b).unwrap_or(ConnectionId::EMPTY))
     }
 
-    const A: SocketAddr = SocketAddr::v4([192, 0, 2, 1], 443);
+    const A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 443);
 
     #[test]
     fn insert_get_remove() -> Result<(), RouteError> {
@@ -284,12 +284,14 @@ mod tests {
         assert_eq!(t.get(&RouteKey::Addr(A)), Some(11));
         assert_eq!(t.get(&RouteKey::Initial(dcid, A)), Some(12));
         // The same ID from another address is another key.
-        let b = SocketAddr::v4([192, 0, 2, 2], 443);
+        let b = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), 443);
         assert_eq!(t.get(&RouteKey::Initial(dcid, b)), None);
         assert_eq!(t.get(&RouteKey::Cid(dcid)), None);
         // An IPv4-mapped address is the same address.
-        let mapped = SocketAddr::v6(
-            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1],
+        let mapped = SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::from([
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1,
+            ])),
             443,
         );
         assert_eq!(t.get(&RouteKey::Addr(mapped)), Some(11));

@@ -35,8 +35,8 @@ use crate::protocol::alloc::{AllocError, Vec, GFP};
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::codec::{Reader, Writer};
 use crate::protocol::crypto::{PacketKey, TAG_LEN};
-use crate::protocol::path::addr::{IpAddr, SocketAddr};
 use crate::protocol::time::Instant;
+use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
 /// Where a token came from.
@@ -167,17 +167,17 @@ impl Binding<'_> {
     fn aad<'b>(&self, header: &[u8], buf: &'b mut [u8; MAX_AAD_LEN]) -> &'b [u8] {
         let mut w = Writer::new(buf);
         let ip = match self {
-            Self::Retry { client, .. } => &client.ip,
-            Self::NewToken { client } => *client,
+            Self::Retry { client, .. } => client.ip(),
+            Self::NewToken { client } => **client,
         };
         // Never fails: the buffer holds the largest binding.
         let _ = w.put_bytes(header);
         let _ = match ip.to_canonical() {
-            IpAddr::V4(a) => w.put_u8(4).and_then(|()| w.put_bytes(&a)),
-            IpAddr::V6(a) => w.put_u8(6).and_then(|()| w.put_bytes(&a)),
+            IpAddr::V4(a) => w.put_u8(4).and_then(|()| w.put_bytes(&a.octets())),
+            IpAddr::V6(a) => w.put_u8(6).and_then(|()| w.put_bytes(&a.octets())),
         };
         if let Self::Retry { client, retry_scid } = self {
-            let _ = w.put_u16(client.port);
+            let _ = w.put_u16(client.port());
             let _ = retry_scid.encode_with_len_u8(&mut w);
         }
         let n = w.len();
@@ -333,7 +333,8 @@ pub fn validate_initial<'k, K: PacketKey + 'k>(
             }
         }
         Some(TokenKind::NewToken) => {
-            let binding = Binding::NewToken { client: &client.ip };
+            let client_ip = client.ip();
+            let binding = Binding::NewToken { client: &client_ip };
             match validate(token, key_for, binding, now, lifetimes) {
                 Ok(valid) => {
                     let fresh = match replay {
@@ -412,9 +413,10 @@ mod tests {
     use super::*;
     use crate::protocol::crypto::null::NullPacketKey;
     use crate::protocol::crypto::CipherSuite;
+    use core::net::{Ipv4Addr, Ipv6Addr};
 
     const KEY: NullPacketKey = NullPacketKey::new(CipherSuite::Aes128GcmSha256, 0x70c3);
-    const CLIENT: SocketAddr = SocketAddr::v4([192, 0, 2, 7], 4433);
+    const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)), 4433);
     const T0: Instant = Instant::from_nanos(1_000_000_000_000);
 
     fn cid(b: u8, len: usize) -> ConnectionId {
@@ -473,7 +475,7 @@ mod tests {
             check(&CLIENT, &rscid, Instant::ZERO),
             Some(TokenError::Expired)
         );
-        let moved = SocketAddr::v4([192, 0, 2, 7], 4434);
+        let moved = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)), 4434);
         assert_eq!(check(&moved, &rscid, T0), Some(TokenError::Invalid));
         assert_eq!(check(&CLIENT, &cid(8, 8), T0), Some(TokenError::Invalid));
         // Every single-bit flip is caught.
@@ -487,7 +489,8 @@ mod tests {
             assert!(validate(&bad[..n], key, binding, T0, &lt).is_err());
         }
         // Truncated, or of the other kind.
-        let binding = Binding::NewToken { client: &CLIENT.ip };
+        let client_ip = CLIENT.ip();
+        let binding = Binding::NewToken { client: &client_ip };
         assert_eq!(
             validate(token, key, binding, T0, &lt).err(),
             Some(TokenError::Malformed)
@@ -504,14 +507,17 @@ mod tests {
     #[test]
     fn new_token_binds_ip_only() -> Result<(), TokenError> {
         let mut buf = [0u8; MAX_TOKEN_LEN];
-        let binding = Binding::NewToken { client: &CLIENT.ip };
+        let client_ip = CLIENT.ip();
+        let binding = Binding::NewToken { client: &client_ip };
         let n = issue(&KEY, 7, 1, T0, binding, &cid(1, 8), &mut buf)?;
         assert_eq!(n, HEADER_LEN + ISSUED_LEN + TAG_LEN);
         let token = &buf[..n];
         let lt = Lifetimes::DEFAULT;
         let later = T0 + Duration::from_secs(3600);
         // A new port is fine, and so is the IPv4-mapped form.
-        let mapped = IpAddr::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7]);
+        let mapped = IpAddr::V6(Ipv6Addr::from([
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7,
+        ]));
         let v = validate(
             token,
             key,
@@ -520,13 +526,14 @@ mod tests {
             &lt,
         )?;
         assert_eq!(v.odcid, ConnectionId::EMPTY);
-        let other = IpAddr::V4([192, 0, 2, 8]);
+        let other = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8));
         let binding = Binding::NewToken { client: &other };
         assert_eq!(
             validate(token, key, binding, later, &lt).err(),
             Some(TokenError::Invalid)
         );
-        let binding = Binding::NewToken { client: &CLIENT.ip };
+        let client_ip = CLIENT.ip();
+        let binding = Binding::NewToken { client: &client_ip };
         let old = T0 + Duration::from_secs(2 * 24 * 3600);
         assert_eq!(
             validate(token, key, binding, old, &lt).err(),
@@ -560,7 +567,8 @@ mod tests {
         assert_eq!(judge(&buf[..n], late, None), Validation::InvalidRetry);
         assert_eq!(judge(b"", T0, None), Validation::None);
         assert_eq!(judge(b"\x01other server", T0, None), Validation::None);
-        let binding = Binding::NewToken { client: &CLIENT.ip };
+        let client_ip = CLIENT.ip();
+        let binding = Binding::NewToken { client: &client_ip };
         let m = issue(&KEY, 7, 2, T0, binding, &rscid, &mut buf).unwrap_or(0);
         let mut filter = ReplayFilter::new(4)?;
         assert!(matches!(

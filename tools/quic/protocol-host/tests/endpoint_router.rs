@@ -8,6 +8,7 @@
 #[path = "endpoint_common/datagrams.rs"]
 mod datagrams;
 
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use datagrams::{client_initials, rustls_client_hello};
 use quic_host_crypto::{Aead, RustCrypto};
 use quic_protocol::protocol::cid::reset::{token_candidate, ResetToken};
@@ -27,11 +28,10 @@ use quic_protocol::protocol::error::TransportErrorCode;
 use quic_protocol::protocol::frame::{Frame, Frames};
 use quic_protocol::protocol::packet::header::{decode, DecodeParams, Packet};
 use quic_protocol::protocol::packet::version::Version;
-use quic_protocol::protocol::path::addr::SocketAddr;
 use quic_protocol::protocol::time::Instant;
 use std::time::Duration;
 
-const CLIENT: SocketAddr = SocketAddr::v4([203, 0, 113, 9], 61000);
+const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)), 61000);
 const T0: Instant = Instant::from_nanos(1 << 42);
 
 fn token_key() -> Aead {
@@ -152,7 +152,7 @@ fn retry_round_trip_with_real_crypto() {
     );
     assert!(new.address_validated);
     // The token is bound to the client's address and port.
-    let moved = SocketAddr::v4([203, 0, 113, 9], 61001);
+    let moved = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)), 61001);
     assert!(matches!(
         r.classify(&RustCrypto, |_| Some(&key), &d, moved, later),
         Decision::Refuse(refusal) if refusal.code == TransportErrorCode::INVALID_TOKEN
@@ -234,7 +234,7 @@ fn routing_table_at_scale() {
         b[..4].copy_from_slice(&n.to_le_bytes());
         RouteKey::Cid(cid(&b))
     };
-    let addr = |n: u32| SocketAddr::v4(n.to_be_bytes(), 443);
+    let addr = |n: u32| SocketAddr::new(IpAddr::V4(Ipv4Addr::from(n)), 443);
     for n in 0..100_000 {
         t.insert(key(n), n).expect("insert");
         t.insert(RouteKey::Addr(addr(n)), n).expect("insert");
