@@ -57,7 +57,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
 
     /// Acts on every packet loss recovery settled.
     pub(crate) fn process_settled(&mut self, now: Instant) {
-        let mut settled = core::mem::replace(&mut self.settled, crate::protocol::alloc::Vec::new());
+        let mut settled = core::mem::take(&mut self.settled);
         for s in settled.drain_all() {
             let record = s.packet.payload;
             let acked = s.fate == Fate::Acked;

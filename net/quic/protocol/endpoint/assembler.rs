@@ -243,7 +243,7 @@ mod tests {
         for start in (0..n).step_by(10).rev() {
             let end = (start + 10).min(n);
             let p = a.add(start as u64, &msg[start..end])?;
-            assert_eq!(p == Progress::Complete, start == 0);
+            assert_eq!((p == Progress::Complete), (start == 0));
         }
         assert_eq!(a.message(), Some(&msg[..n]));
         Ok(())
