@@ -34,47 +34,61 @@ use quic_protocol::protocol::time::Instant;
 
 const MAX_OFFSET: u64 = (1 << 62) - 1;
 
-/// What was received, byte by byte, from offset 0.
+/// What was received, byte by byte, from offset 0, with the number of
+/// disjoint ranges, the contiguous end and the end kept up to date.
 #[derive(Default)]
 struct Received {
     bytes: Vec<bool>,
+    ranges: usize,
+    contiguous: u64,
+    end: u64,
 }
 
 impl Received {
     fn mark(&mut self, start: u64, end: u64) -> bool {
-        if self.bytes.len() < end as usize {
-            self.bytes.resize(end as usize, false);
+        let (start, end) = (start as usize, end as usize);
+        if self.bytes.len() < end + 1 {
+            self.bytes.resize(end + 1, false);
         }
         let mut new = false;
-        for b in &mut self.bytes[start as usize..end as usize] {
-            new |= !*b;
-            *b = true;
+        for i in start..end {
+            if self.bytes[i] {
+                continue;
+            }
+            new = true;
+            self.bytes[i] = true;
+            let before = i > 0 && self.bytes[i - 1];
+            let after = self.bytes[i + 1];
+            match (before, after) {
+                (false, false) => self.ranges += 1,
+                (true, true) => self.ranges -= 1,
+                _ => {}
+            }
+        }
+        if start < end {
+            self.end = self.end.max(end as u64);
+        }
+        while self
+            .bytes
+            .get(self.contiguous as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            self.contiguous += 1;
         }
         new
     }
 
     fn contiguous_end(&self) -> u64 {
-        self.bytes
-            .iter()
-            .position(|b| !b)
-            .unwrap_or(self.bytes.len()) as u64
+        self.contiguous
     }
 
     fn end(&self) -> u64 {
-        self.bytes
-            .iter()
-            .rposition(|b| *b)
-            .map_or(0, |i| i as u64 + 1)
+        self.end
     }
 
     fn ranges(&self) -> usize {
-        let mut n = 0;
-        let mut prev = false;
-        for &b in &self.bytes {
-            n += usize::from(b && !prev);
-            prev = b;
-        }
-        n
+        self.ranges
     }
 }
 
