@@ -388,7 +388,15 @@ fn main() {
         ("stream_recv", 0x3c6e_f372_fe94_f82b, 400),
         ("crypto_stream", 0xa54f_f53a_5f1d_36f1, 400),
         ("range_set", 0x510e_527f_ade6_82d1, 300),
+        ("key_update", 0x9b05_688c_2b3e_6c1f, 300),
     ];
+    // Key updates taking turns: send, deliver both ways, update, with time
+    // passing so that old keys go.
+    let round = [
+        0x00, 0x02, 0x00, 0x80, 0x82, 0x00, 0x05, 0x00, 0x00, 0x02, 0x00, 0x80, 0x82, 0x00, 0x85,
+        0x80, 0x80, 0x82, 0x01, 0x00, 0x02, 0x00, 0x06, 0xff,
+    ];
+    corpus.put("key_update", "updates", &round.repeat(4));
     for (target, seed, len) in stateful {
         for (i, script) in scripts(seed, 8, len).into_iter().enumerate() {
             corpus.put(target, &format!("script-{i}"), &script);
