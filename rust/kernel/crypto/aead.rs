@@ -48,7 +48,7 @@ use crate::{
     alloc::{flags::GFP_ATOMIC, Flags, KVec},
     bindings,
     error::{code::*, from_err_ptr, to_result, Error, Result},
-    str::CStr,
+    str::{CStr, CStrExt as _},
 };
 use core::ptr::NonNull;
 
@@ -675,7 +675,11 @@ mod tests {
 
     #[test]
     fn short_buffer() -> Result {
-        for alg in [Algorithm::AesGcm, Algorithm::AesCcm, Algorithm::ChaCha20Poly1305] {
+        for alg in [
+            Algorithm::AesGcm,
+            Algorithm::AesCcm,
+            Algorithm::ChaCha20Poly1305,
+        ] {
             let aead = Aead::new(alg, &[7; 32])?;
             let mut buf = KVec::new();
             buf.extend_from_slice(&[0; TAG_LEN - 1], GFP_KERNEL)?;
@@ -690,8 +694,16 @@ mod tests {
     /// with `EBADMSG` and leaves no plaintext behind.
     #[test]
     fn tag_mismatch() -> Result {
-        for alg in [Algorithm::AesGcm, Algorithm::AesCcm, Algorithm::ChaCha20Poly1305] {
-            let key_len = if alg == Algorithm::ChaCha20Poly1305 { 32 } else { 16 };
+        for alg in [
+            Algorithm::AesGcm,
+            Algorithm::AesCcm,
+            Algorithm::ChaCha20Poly1305,
+        ] {
+            let key_len = if alg == Algorithm::ChaCha20Poly1305 {
+                32
+            } else {
+                16
+            };
             let aead = Aead::new(alg, &[9; 32][..key_len])?;
             let mut sealed = KVec::new();
             sealed.extend_from_slice(b"attack at dawn", GFP_KERNEL)?;
@@ -756,7 +768,10 @@ mod tests {
         assert!(buf[..16].iter().all(|&b| b == 0));
         let mut req = AeadRequest::new(&chacha, GFP_KERNEL)?;
         req.encrypt(&chacha, &[0; NONCE_LEN], b"aad", &mut buf)?;
-        assert_eq!(chacha.decrypt(&[0; NONCE_LEN], b"aad", &mut buf, GFP_KERNEL)?, 16);
+        assert_eq!(
+            chacha.decrypt(&[0; NONCE_LEN], b"aad", &mut buf, GFP_KERNEL)?,
+            16
+        );
         Ok(())
     }
 

@@ -46,7 +46,8 @@ mod aes {
             };
             // SAFETY: `this.key` is valid for writes; `key` is valid for
             // reads of `key.len()` bytes. The length is checked by the callee.
-            let ret = unsafe { bindings::aes_prepareenckey(&mut this.key, key.as_ptr(), key.len()) };
+            let ret =
+                unsafe { bindings::aes_prepareenckey(&mut this.key, key.as_ptr(), key.len()) };
             if ret != 0 {
                 return Err(EINVAL);
             }
@@ -62,9 +63,7 @@ mod aes {
         /// Encrypts one block.
         pub fn encrypt_block(&self, block: &[u8; AES_BLOCK_SIZE]) -> [u8; AES_BLOCK_SIZE] {
             let mut out = [0u8; AES_BLOCK_SIZE];
-            let key = bindings::aes_encrypt_arg {
-                enc_key: &self.key,
-            };
+            let key = bindings::aes_encrypt_arg { enc_key: &self.key };
             // SAFETY: `self.key` is a prepared key (type invariant), `out`
             // and `block` are valid for one block each.
             unsafe { bindings::aes_encrypt(key, out.as_mut_ptr(), block.as_ptr()) };
