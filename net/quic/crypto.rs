@@ -16,17 +16,19 @@
 //!
 //! Sealing, opening, header protection masks and HKDF run in any context:
 //! an AEAD operation allocates its request with `GFP_ATOMIC` and does not
-//! sleep, the others allocate nothing. Creating a packet key allocates a
-//! crypto transform and may sleep: [`Provider::packet_key`] must be called in
-//! process context (installing keys from a socket option, a work item), never
-//! from the receive path.
+//! sleep, the others allocate nothing. Creating a header key allocates with
+//! `GFP_ATOMIC` (an AES key schedule is 256 bytes). Creating a packet key
+//! allocates a crypto transform and may sleep: [`Provider::packet_key`] must
+//! be called in process context (installing keys from a socket option, a
+//! work item), never from the receive path.
 
+use crate::protocol::alloc::GFP;
 use crate::protocol::crypto::{
     CipherSuite, CryptoError, HashAlgorithm, HeaderKey, Iv, PacketKey, Provider, MASK_LEN,
     SAMPLE_LEN,
 };
 use kernel::{
-    alloc::flags::GFP_ATOMIC,
+    alloc::{flags::GFP_ATOMIC, KBox},
     crypto::{
         aead::{self, Aead},
         cipher::{AesEncKey, ChaCha20Key},
@@ -79,8 +81,8 @@ impl PacketKey for KernelPacketKey {
 
 /// A header protection key (RFC 9001 §5.4).
 pub enum KernelHeaderKey {
-    /// AES-ECB of the sample (§5.4.3).
-    Aes(AesEncKey),
+    /// AES-ECB of the sample (§5.4.3). The expanded key is large: boxed.
+    Aes(KBox<AesEncKey>),
     /// ChaCha20 keyed by the sample's counter and nonce (§5.4.4).
     ChaCha20(ChaCha20Key),
 }
@@ -152,7 +154,8 @@ impl Provider for KernelCrypto {
             CipherSuite::Aes128GcmSha256
             | CipherSuite::Aes256GcmSha384
             | CipherSuite::Aes128CcmSha256 => {
-                KernelHeaderKey::Aes(AesEncKey::new(key).map_err(bad)?)
+                let aes = AesEncKey::new(key).map_err(bad)?;
+                KernelHeaderKey::Aes(KBox::new(aes, GFP).map_err(|_| CryptoError::OutOfMemory)?)
             }
         })
     }

@@ -37,7 +37,12 @@ pub fn zeroize(bytes: &mut [u8]) {
 pub fn zeroize_value<T: pin_init::Zeroable>(value: &mut T) {
     // SAFETY: `value` is valid for writes of `size_of::<T>()` bytes, and the
     // zeros written are a valid `T` (`Zeroable`).
-    unsafe { zeroize_raw((value as *mut T).cast::<u8>(), core::mem::size_of::<T>()) };
+    unsafe {
+        zeroize_raw(
+            core::ptr::from_mut(value).cast::<u8>(),
+            core::mem::size_of::<T>(),
+        )
+    };
 }
 
 /// # Safety

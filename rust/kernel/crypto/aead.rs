@@ -837,7 +837,7 @@ mod tests {
         // SAFETY: As above.
         let n = unsafe { req.decrypt_skb(&aead, &nonce, skb.0.as_ptr(), 3, 5, 20 + TAG_LEN) }?;
         assert_eq!(n, 20);
-        assert_eq!(&skb.data()[..], &packet[..]);
+        assert_eq!(skb.data(), &packet[..]);
         // Past the end of the linear data, or too short for a tag.
         // SAFETY: As above.
         let past = unsafe { req.decrypt_skb(&aead, &nonce, skb.0.as_ptr(), 3, 5, 40) };
