@@ -837,7 +837,9 @@ mod tests {
         // SAFETY: As above.
         let n = unsafe { req.decrypt_skb(&aead, &nonce, skb.0.as_ptr(), 3, 5, 20 + TAG_LEN) }?;
         assert_eq!(n, 20);
-        assert_eq!(skb.data(), &packet[..]);
+        // The plaintext is back; the tag stays where it was.
+        assert_eq!(&skb.data()[..8 + 20], &packet[..8 + 20]);
+        assert_eq!(&skb.data()[8 + 20..8 + 20 + TAG_LEN], &expected[20..]);
         // Past the end of the linear data, or too short for a tag.
         // SAFETY: As above.
         let past = unsafe { req.decrypt_skb(&aead, &nonce, skb.0.as_ptr(), 3, 5, 40) };
