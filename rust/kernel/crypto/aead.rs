@@ -235,7 +235,9 @@ unsafe impl Send for AeadRequest {}
 // SAFETY: Operations need `&mut self`; `&self` gives no access to the request.
 unsafe impl Sync for AeadRequest {}
 
-/// Whether the crypto API can map `bytes` through `virt_to_page()`.
+/// Whether the crypto API can map `bytes` through `virt_to_page()`: both ends
+/// are in the linear mapping (so, being one object, is all in between, which
+/// is then physically contiguous too).
 fn linear_mapped(bytes: &[u8]) -> bool {
     let Some(last) = bytes.len().checked_sub(1) else {
         return true;
