@@ -83,12 +83,7 @@ fn resumed_pair(reject_early_data: bool) -> Pair {
     let remembered = *first.client.conn.peer_transport_parameters().unwrap();
     let configs = first.tls_configs();
     let configs = if reject_early_data {
-        let mut server = (*configs.server).clone();
-        server.max_early_data_size = 0;
-        Arc::new(TlsConfigs {
-            client: configs.client.clone(),
-            server: Arc::new(server),
-        })
+        Arc::new(configs.rejecting_early_data())
     } else {
         configs
     };
