@@ -16,7 +16,8 @@
 //! - [`quinn`]: a quinn-proto endpoint with one connection;
 //! - [`clock`]: virtual time in both stacks' types;
 //! - [`setup`]: one scenario's settings, translated for each stack;
-//! - [`pair`]: a client and a server on the simulated network.
+//! - [`pair`]: a client and a server on the simulated network;
+//! - [`transfer`]: stream transfers the scenarios share.
 //!
 //! The scenarios are in `tests/`, each run in both directions (our client
 //! with a quinn server, a quinn client with our server).
@@ -27,3 +28,4 @@ pub mod pair;
 pub mod peer;
 pub mod quinn;
 pub mod setup;
+pub mod transfer;

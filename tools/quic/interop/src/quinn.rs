@@ -207,6 +207,10 @@ impl QuinnPeer {
         match event {
             Event::Connected => self.connected = true,
             Event::ConnectionLost { reason } => self.lost = Some(reason),
+            Event::Stream(StreamEvent::Readable { id }) => {
+                // Our own bidirectional streams become readable too.
+                self.streams.entry(id.into()).or_default();
+            }
             Event::Stream(StreamEvent::Stopped { id, error_code }) => {
                 self.stopped.insert(id.into(), error_code.into_inner());
             }
