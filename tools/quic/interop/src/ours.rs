@@ -404,9 +404,9 @@ impl Peer for OurPeer {
         };
         match &ep.tls {
             rustls::quic::Connection::Client(c) => {
-                ep.early_attempted() && c.is_early_data_accepted()
+                ep.early_keys_installed() && c.is_early_data_accepted()
             }
-            rustls::quic::Connection::Server(_) => ep.early_attempted(),
+            rustls::quic::Connection::Server(_) => ep.early_keys_installed(),
         }
     }
 

@@ -403,7 +403,12 @@ impl Peer for QuinnPeer {
     }
 
     fn accepted_0rtt(&self) -> bool {
-        self.conn.as_ref().is_some_and(|(_, c)| c.accepted_0rtt())
+        // quinn reports acceptance to clients only; a server "has 0-RTT"
+        // once its TLS accepted early data and 0-RTT keys are installed.
+        self.conn.as_ref().is_some_and(|(_, c)| match c.side() {
+            quinn_proto::Side::Client => c.accepted_0rtt(),
+            quinn_proto::Side::Server => c.has_0rtt(),
+        })
     }
 
     fn connections(&self) -> usize {

@@ -162,8 +162,9 @@ impl Endpoint {
         matches!(self.tls, quic::Connection::Client(_))
     }
 
-    /// Whether this client installed 0-RTT keys.
-    pub fn early_attempted(&self) -> bool {
+    /// Whether 0-RTT keys were installed: a client attempting 0-RTT, or a
+    /// server whose TLS accepted early data.
+    pub fn early_keys_installed(&self) -> bool {
         self.early_attempted
     }
 
@@ -243,7 +244,11 @@ impl Endpoint {
                     let alert = self.tls.alert().map_or(0x50, u8::from);
                     panic!("TLS error {e:?} (alert {alert})");
                 }
-                if !self.peer_params_set && !self.on_peer_params(now) {
+                // A client's peer parameters come with EncryptedExtensions,
+                // at the Handshake level: before that, a resuming rustls
+                // client reports the ones remembered with its ticket.
+                let params_due = !self.is_client() || level != Level::Initial;
+                if params_due && !self.peer_params_set && !self.on_peer_params(now) {
                     return;
                 }
                 self.write_tls(now);
@@ -273,6 +278,7 @@ impl Endpoint {
                 self.conn
                     .install_secret(now, Level::ZeroRtt, Direction::Recv, suite, &s)
                     .expect("early secret");
+                self.early_attempted = true;
             }
         }
         true
