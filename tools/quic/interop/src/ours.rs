@@ -49,6 +49,8 @@ struct Server {
     /// Datagrams of ClientHellos spanning several, held by the router's
     /// pending id.
     held: Vec<(PendingId, SocketAddr, Vec<u8>)>,
+    /// The router was told the connection finished its handshake.
+    finished: bool,
 }
 
 /// Our client, or our server behind the endpoint router.
@@ -116,6 +118,7 @@ impl OurPeer {
                 nonce: 0,
                 config,
                 held: Vec::new(),
+                finished: false,
             }),
             tls,
             local: SERVER_ADDR,
@@ -352,12 +355,11 @@ impl Peer for OurPeer {
             ep.drive_app(now);
         }
         self.sync_routes();
-        if self.server.is_some() && self.saw(&Event::Connected) {
-            if let Some(s) = self.server.as_mut() {
-                if s.router.handshakes() > 0 {
-                    s.router.handshake_finished();
-                }
-            }
+        let connected = self.saw(&Event::Connected);
+        if let Some(s) = self.server.as_mut().filter(|s| connected && !s.finished) {
+            // The router counts connections handshaking, for its limit.
+            s.router.handshake_finished();
+            s.finished = true;
         }
     }
 

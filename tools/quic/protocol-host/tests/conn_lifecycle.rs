@@ -87,7 +87,13 @@ fn resumed_pair(reject_early_data: bool) -> Pair {
     } else {
         configs
     };
-    Pair::with_tls(Setup::default(), configs, Some(remembered))
+    // Another seed: new connection IDs, so parameters remembered with the
+    // ticket cannot pass for the server's new ones.
+    let setup = Setup {
+        seed: 2,
+        ..Setup::default()
+    };
+    Pair::with_tls(setup, configs, Some(remembered))
 }
 
 /// RFC 9001 §4.6: with a ticket and remembered parameters the client sends
