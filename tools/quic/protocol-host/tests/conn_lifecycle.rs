@@ -83,16 +83,17 @@ fn resumed_pair(reject_early_data: bool) -> Pair {
     let remembered = *first.client.conn.peer_transport_parameters().unwrap();
     let configs = first.tls_configs();
     let configs = if reject_early_data {
-        let mut server = (*configs.server).clone();
-        server.max_early_data_size = 0;
-        Arc::new(TlsConfigs {
-            client: configs.client.clone(),
-            server: Arc::new(server),
-        })
+        Arc::new(configs.rejecting_early_data())
     } else {
         configs
     };
-    Pair::with_tls(Setup::default(), configs, Some(remembered))
+    // Another seed: new connection IDs, so parameters remembered with the
+    // ticket cannot pass for the server's new ones.
+    let setup = Setup {
+        seed: 2,
+        ..Setup::default()
+    };
+    Pair::with_tls(setup, configs, Some(remembered))
 }
 
 /// RFC 9001 §4.6: with a ticket and remembered parameters the client sends
