@@ -38,3 +38,6 @@ pub mod transport_params;
 pub mod ack;
 pub mod recovery;
 pub mod stream;
+
+pub mod connection;
+pub mod endpoint;

@@ -11,6 +11,7 @@
 
 use kernel::{net::protocol::Registration, prelude::*, uapi};
 
+pub mod crypto;
 pub mod protocol;
 mod socket;
 mod tunnel;

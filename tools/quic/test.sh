@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Run every test of the project and print one verdict:
-#   host:      cargo test of the protocol core and host crates, clippy, rustfmt
+#   host:      cargo test of the protocol core and host crates, clippy, rustfmt,
+#              and every fuzz target of the core for a few seconds
 #   checks:    kernel build with CLIPPY=1 free of warnings in our code,
 #              rustfmtcheck, checkpatch on the patches and C files
 #   kunit:     every KUnit suite, run at boot of the QUIC kernel
@@ -56,6 +57,19 @@ log "host: cargo test, clippy, fmt"
 echo $? > "$RESULTS/cargo.rc"
 check host-clippy bash -c "cd '$REPO/tools/quic' && cargo clippy --workspace --all-targets -- -D warnings"
 check host-rustfmt bash -c "cd '$REPO/tools/quic' && cargo fmt --all --check"
+
+# Fuzzing: every libFuzzer target of the core for QUIC_FUZZ_SECONDS (default
+# 10) each, two at a time; one TAP line per target (or fuzz-build).
+log "host: fuzz targets, ${QUIC_FUZZ_SECONDS:-10} s each"
+rm -f "$RESULTS/fuzz.tap"
+"$REPO/tools/quic/fuzz/run.sh" --tap "$RESULTS/fuzz.tap" "${QUIC_FUZZ_SECONDS:-10}" \
+	> "$RESULTS/check-fuzz.log" 2>&1
+[ -s "$RESULTS/fuzz.tap" ] || echo "not ok 1 fuzz # no results: see check-fuzz.log" > "$RESULTS/fuzz.tap"
+while read -r line; do
+	n=$((n + 1))
+	sed -E "s/^(not ok|ok) [0-9]+/\1 $n/" <<< "$line" >> "$checks"
+	case $line in not*) log "$line: see $RESULTS/check-fuzz.log" ;; esac
+done < "$RESULTS/fuzz.tap"
 
 # Every KUnit suite the sources declare must be reported by the kernel.
 grep -rhoE 'kunit_tests\([a-z0-9_]+\)' "$REPO/net/quic" "$REPO/rust/kernel" 2>/dev/null |

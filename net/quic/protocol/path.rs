@@ -12,7 +12,6 @@
 //! Frames are handled elsewhere; paths take PATH_CHALLENGE and PATH_RESPONSE
 //! data as plain arguments, and random challenge data from the caller.
 
-pub mod addr;
 pub mod amplification;
 pub mod event;
 pub mod migration;
@@ -20,15 +19,34 @@ pub mod pmtud;
 pub mod validation;
 
 use crate::protocol::time::Instant;
-use addr::SocketAddr;
 use amplification::AntiAmplification;
 use core::time::Duration;
+
+pub use core::net::{IpAddr, SocketAddr};
 use pmtud::{Pmtud, PmtudConfig};
 use validation::{ChallengeData, Validation, MIN_DATAGRAM_SIZE};
 
+/// `addr` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) turned into
+/// IPv4, so that a dual-stack socket's view of an IPv4 peer equals the IPv4
+/// one. Paths compare addresses in this form.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// Whether `a` and `b` differ in the port only: the usual mark of a NAT
+/// rebinding (RFC 9000 §9.4).
+pub fn is_port_change(a: &SocketAddr, b: &SocketAddr) -> bool {
+    a.ip() == b.ip() && a.port() != b.port()
+}
+
+/// Whether `addr` can be sent to: a specified IP and a non-zero port.
+pub fn is_specified(addr: &SocketAddr) -> bool {
+    !addr.ip().is_unspecified() && addr.port() != 0
+}
+
 /// Names a path for as long as the connection has it. Never reused within a
 /// connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PathId(u64);
 
 impl PathId {
@@ -213,12 +231,51 @@ impl Path {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_path))]
 mod tests {
     use super::*;
+    use core::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
+
+    const fn v4(o: [u8; 4], port: u16) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(o[0], o[1], o[2], o[3]),
+            port,
+        ))
+    }
+
+    #[test]
+    fn canonical_form() {
+        let mapped = SocketAddr::new(
+            IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped()),
+            443,
+        );
+        assert_eq!(canonical(mapped), v4([192, 0, 2, 1], 443));
+        let v6 = SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            443,
+        );
+        assert_eq!(canonical(v6), v6);
+        assert!(!v6.is_ipv4());
+        assert!(canonical(mapped).is_ipv4());
+    }
+
+    #[test]
+    fn port_changes_and_unspecified() {
+        let a = v4([192, 0, 2, 1], 4433);
+        assert!(is_port_change(&v4([192, 0, 2, 1], 4434), &a));
+        assert!(!is_port_change(&v4([192, 0, 2, 2], 4434), &a));
+        assert!(!is_port_change(&a, &a));
+        assert!(is_specified(&a));
+        assert!(!is_specified(&v4([0; 4], 443)));
+        assert!(!is_specified(&SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            0
+        )));
+        assert!(!is_specified(&v4([192, 0, 2, 1], 0)));
+    }
 
     fn path(amplification: AntiAmplification) -> Path {
         Path::new(
             PathId(7),
-            SocketAddr::v4([192, 0, 2, 1], 4433),
-            SocketAddr::v4([198, 51, 100, 1], 443),
+            v4([192, 0, 2, 1], 4433),
+            v4([198, 51, 100, 1], 443),
             Origin::Peer,
             amplification,
             Validation::new(),
@@ -258,8 +315,8 @@ mod tests {
     fn accessors() {
         let mut p = path(AntiAmplification::validated());
         assert_eq!(p.id().as_u64(), 7);
-        assert_eq!(p.remote().port, 443);
-        assert_eq!(p.local().port, 4433);
+        assert_eq!(p.remote().port(), 443);
+        assert_eq!(p.local().port(), 4433);
         assert!(!p.is_validated());
         assert_eq!(p.max_datagram_size(), pmtud::BASE_PLPMTU);
         p.set_dcid_sequence(Some(3));

@@ -520,7 +520,7 @@ mod tests {
                     has_length: !last,
                     data: &data[..60],
                 };
-                assert_eq!(fit.is_some(), frame.encoded_size() <= room);
+                assert_eq!(fit.is_some(), (frame.encoded_size() <= room));
             }
         }
         assert_eq!(CryptoFrame::fit(VarInt::ZERO, 0, 100), None);

@@ -161,7 +161,7 @@ mod tests {
             let t = FrameType(ty);
             let non_eliciting = matches!(ty, 0x00 | 0x02 | 0x03 | 0x1c | 0x1d);
             assert_eq!(t.is_ack_eliciting(), !non_eliciting);
-            assert_eq!(t.counts_in_flight(), !non_eliciting || ty == 0x00);
+            assert_eq!(t.counts_in_flight(), (!non_eliciting || ty == 0x00));
             assert_eq!(t.is_probing(), matches!(ty, 0x00 | 0x18 | 0x1a | 0x1b));
         }
         assert!(FrameType::DATAGRAM.is_ack_eliciting());

@@ -23,11 +23,11 @@
 
 pub mod client;
 
-use super::addr::SocketAddr;
 use super::amplification::AntiAmplification;
 use super::event::{Events, MigrationKind, PathEvent};
 use super::pmtud::PmtudConfig;
 use super::validation::{ChallengeData, Validation};
+use super::{canonical, is_port_change, SocketAddr};
 use super::{Origin, Path, PathId};
 use crate::protocol::side::Side;
 use crate::protocol::time::Instant;
@@ -61,7 +61,7 @@ impl Paths {
     /// is limited by the anti-amplification limit until
     /// [`Paths::on_peer_address_validated`].
     pub fn new(role: Side, local: SocketAddr, remote: SocketAddr, pmtud: PmtudConfig) -> Self {
-        let (local, remote) = (local.to_canonical(), remote.to_canonical());
+        let (local, remote) = (canonical(local), canonical(remote));
         let (amplification, validation) = match role {
             Side::Client => (AntiAmplification::validated(), Validation::validated()),
             Side::Server => (AntiAmplification::unvalidated(), Validation::new()),
@@ -238,7 +238,7 @@ impl Paths {
         authenticated: bool,
         now: Instant,
     ) -> Option<PathId> {
-        let (local, remote) = (local.to_canonical(), remote.to_canonical());
+        let (local, remote) = (canonical(local), canonical(remote));
         if let Some(p) = self
             .iter_mut()
             .find(|p| p.local == local && p.remote == remote)
@@ -307,7 +307,7 @@ impl Paths {
     /// Makes `new` the active path.
     fn switch_to(&mut self, mut new: Path, kind: MigrationKind, now: Instant) {
         let reset_congestion =
-            !(new.local == self.active.local && new.remote.is_port_change_of(&self.active.remote));
+            !(new.local == self.active.local && is_port_change(&new.remote, &self.active.remote));
         new.switch_on_validation = false;
         //= https://www.rfc-editor.org/rfc/rfc9000#section-9.3
         //# If the recipient permits the migration, it MUST send subsequent
@@ -483,11 +483,19 @@ mod tests {
     use core::time::Duration;
 
     const PTO: Duration = Duration::from_millis(100);
-    const SERVER: SocketAddr = SocketAddr::v4([198, 51, 100, 1], 443);
-    const SERVER_PREFERRED: SocketAddr = SocketAddr::v4([198, 51, 100, 2], 443);
-    const CLIENT: SocketAddr = SocketAddr::v4([192, 0, 2, 1], 50000);
-    const CLIENT_REBOUND: SocketAddr = SocketAddr::v4([192, 0, 2, 1], 50001);
-    const CLIENT_NEW: SocketAddr = SocketAddr::v4([203, 0, 113, 9], 50000);
+
+    const fn v4(o: [u8; 4], port: u16) -> SocketAddr {
+        SocketAddr::V4(core::net::SocketAddrV4::new(
+            core::net::Ipv4Addr::new(o[0], o[1], o[2], o[3]),
+            port,
+        ))
+    }
+
+    const SERVER: SocketAddr = v4([198, 51, 100, 1], 443);
+    const SERVER_PREFERRED: SocketAddr = v4([198, 51, 100, 2], 443);
+    const CLIENT: SocketAddr = v4([192, 0, 2, 1], 50000);
+    const CLIENT_REBOUND: SocketAddr = v4([192, 0, 2, 1], 50001);
+    const CLIENT_NEW: SocketAddr = v4([203, 0, 113, 9], 50000);
 
     fn ms(n: u64) -> Instant {
         Instant::from_nanos(n * 1_000_000)

@@ -68,8 +68,15 @@ impl<T> fmt::Debug for InsertError<T> {
 ///
 /// Like the kernel's `KVec`, it is not `Clone` (cloning would allocate
 /// infallibly) and not `Hash`.
-#[derive(PartialEq, Eq, Default)]
+#[derive(PartialEq, Eq)]
 pub struct KVec<T>(Vec<T>);
+
+/// Like the kernel's: an empty vector for any `T`.
+impl<T> Default for KVec<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl<T: fmt::Debug> fmt::Debug for KVec<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

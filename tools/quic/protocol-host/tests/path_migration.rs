@@ -13,27 +13,35 @@ use quic_protocol::protocol::cid::local::LocalCids;
 use quic_protocol::protocol::cid::peer::PeerCids;
 use quic_protocol::protocol::cid::reset::ResetToken;
 use quic_protocol::protocol::cid::{ConnectionId, Generator};
-use quic_protocol::protocol::path::addr::{IpAddr, SocketAddr};
 use quic_protocol::protocol::path::event::{MigrationKind, PathEvent};
 use quic_protocol::protocol::path::migration::Paths;
 use quic_protocol::protocol::path::pmtud::PmtudConfig;
 use quic_protocol::protocol::path::PathId;
+use quic_protocol::protocol::path::{IpAddr, SocketAddr};
 use quic_protocol::protocol::side::Side;
 use quic_protocol::protocol::time::Instant;
 use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 const PTO: Duration = Duration::from_millis(50);
+
+const fn v4(o: [u8; 4], port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(
+        Ipv4Addr::new(o[0], o[1], o[2], o[3]),
+        port,
+    ))
+}
 const STEP: Duration = Duration::from_millis(10);
 
-const SERVER: SocketAddr = SocketAddr::v4([198, 51, 100, 1], 443);
-const SERVER_PREFERRED: SocketAddr = SocketAddr::v4([198, 51, 100, 2], 443);
+const SERVER: SocketAddr = v4([198, 51, 100, 1], 443);
+const SERVER_PREFERRED: SocketAddr = v4([198, 51, 100, 2], 443);
 /// The client's own addresses, behind the NAT for CLIENT_A.
-const CLIENT_A: SocketAddr = SocketAddr::v4([10, 0, 0, 2], 50000);
-const CLIENT_B: SocketAddr = SocketAddr::v4([203, 0, 113, 7], 40000);
+const CLIENT_A: SocketAddr = v4([10, 0, 0, 2], 50000);
+const CLIENT_B: SocketAddr = v4([203, 0, 113, 7], 40000);
 /// The NAT's public address for CLIENT_A.
 const NAT_IP: [u8; 4] = [192, 0, 2, 1];
-const ATTACKER: SocketAddr = SocketAddr::v4([233, 252, 0, 66], 6666);
+const ATTACKER: SocketAddr = v4([233, 252, 0, 66], 6666);
 
 struct Rng(u64);
 
@@ -257,7 +265,7 @@ struct Net {
 impl Net {
     /// A connection whose handshake is done and confirmed.
     fn connect() -> Self {
-        let public = SocketAddr::v4(NAT_IP, 1000);
+        let public = v4(NAT_IP, 1000);
         let (mut client, mut cgen) = Endpoint::new(Side::Client, CLIENT_A, SERVER, 1);
         let (mut server, mut sgen) = Endpoint::new(Side::Server, SERVER, public, 2);
         let (_, cscid) = client.own.first().expect("id");
@@ -283,15 +291,15 @@ impl Net {
     /// Client-to-server translation: CLIENT_A goes out through the NAT.
     fn nat_out(&self, mut d: Datagram) -> Datagram {
         if d.src == CLIENT_A {
-            d.src = SocketAddr::v4(NAT_IP, self.nat_port);
+            d.src = v4(NAT_IP, self.nat_port);
         }
         d
     }
 
     /// Server-to-client translation; `None` if the NAT has no mapping.
     fn nat_in(&self, mut d: Datagram) -> Option<Datagram> {
-        if d.dst.ip == IpAddr::V4(NAT_IP) {
-            if d.dst.port != self.nat_port {
+        if d.dst.ip() == IpAddr::V4(Ipv4Addr::from(NAT_IP)) {
+            if d.dst.port() != self.nat_port {
                 return None;
             }
             d.dst = CLIENT_A;
@@ -393,14 +401,14 @@ fn nat_rebinding() {
     let events = net.server.take_events();
     // A port change: congestion state is kept.
     assert_eq!(migrated(&events, MigrationKind::Peer), Some(false));
-    assert_eq!(net.server.paths.active().remote().port, 1001);
+    assert_eq!(net.server.paths.active().remote().port(), 1001);
     assert!(net.server.paths.active().is_validated());
     // The client noticed nothing.
     assert!(net.client.take_events().is_empty());
     // The old mapping is gone: its revalidation fails and it is dropped.
     net.run(400);
     assert!(net.server.paths.fallback().is_none());
-    assert_eq!(net.server.paths.active().remote().port, 1001);
+    assert_eq!(net.server.paths.active().remote().port(), 1001);
 }
 
 #[test]
@@ -415,7 +423,7 @@ fn spurious_migration_is_undone() {
     // The attacker cannot answer; genuine packets pull the server back and
     // the spurious path is abandoned.
     net.run(5);
-    let public = SocketAddr::v4(NAT_IP, 1000);
+    let public = v4(NAT_IP, 1000);
     assert_eq!(net.server.paths.active().remote(), public);
     let events = net.server.take_events();
     let kinds: Vec<_> = events
@@ -443,10 +451,7 @@ fn spurious_migration_without_genuine_traffic_reverts_on_timeout() {
     }
     let events = net.server.take_events();
     assert_eq!(migrated(&events, MigrationKind::Revert), Some(true));
-    assert_eq!(
-        net.server.paths.active().remote(),
-        SocketAddr::v4(NAT_IP, 1000)
-    );
+    assert_eq!(net.server.paths.active().remote(), v4(NAT_IP, 1000));
 }
 
 #[test]

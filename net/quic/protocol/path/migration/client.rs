@@ -9,7 +9,7 @@
 //! connection where it was.
 
 use super::Paths;
-use crate::protocol::path::addr::SocketAddr;
+use crate::protocol::path::{canonical, is_specified, SocketAddr};
 use crate::protocol::path::{Origin, PathId};
 use crate::protocol::side::Side;
 use crate::protocol::time::Instant;
@@ -37,7 +37,7 @@ impl Paths {
     ///
     /// [`MigrationKind::Local`]: crate::protocol::path::event::MigrationKind::Local
     pub fn migrate(&mut self, local: SocketAddr, now: Instant) -> Result<PathId, MigrationError> {
-        let local = local.to_canonical();
+        let local = canonical(local);
         self.check_migration()?;
         //= https://www.rfc-editor.org/rfc/rfc9000#section-9
         //# If the peer sent the disable_active_migration transport parameter, an
@@ -47,7 +47,7 @@ impl Paths {
         if self.peer_disables_migration && self.active.remote == self.handshake_remote {
             return Err(MigrationError::DisabledByPeer);
         }
-        if !local.is_specified() {
+        if !is_specified(&local) {
             return Err(MigrationError::InvalidAddress);
         }
         if local == self.active.local {
@@ -74,9 +74,9 @@ impl Paths {
         remote: SocketAddr,
         now: Instant,
     ) -> Result<PathId, MigrationError> {
-        let remote = remote.to_canonical();
+        let remote = canonical(remote);
         self.check_migration()?;
-        if !remote.is_specified() {
+        if !is_specified(&remote) {
             return Err(MigrationError::InvalidAddress);
         }
         if remote == self.active.remote {
@@ -111,11 +111,19 @@ mod tests {
     use core::time::Duration;
 
     const PTO: Duration = Duration::from_millis(100);
-    const SERVER: SocketAddr = SocketAddr::v4([198, 51, 100, 1], 443);
-    const SERVER_PREFERRED: SocketAddr = SocketAddr::v4([198, 51, 100, 2], 443);
-    const CLIENT: SocketAddr = SocketAddr::v4([192, 0, 2, 1], 50000);
-    const CLIENT_REBOUND: SocketAddr = SocketAddr::v4([192, 0, 2, 1], 50001);
-    const CLIENT_NEW: SocketAddr = SocketAddr::v4([203, 0, 113, 9], 50000);
+
+    const fn v4(o: [u8; 4], port: u16) -> SocketAddr {
+        SocketAddr::V4(core::net::SocketAddrV4::new(
+            core::net::Ipv4Addr::new(o[0], o[1], o[2], o[3]),
+            port,
+        ))
+    }
+
+    const SERVER: SocketAddr = v4([198, 51, 100, 1], 443);
+    const SERVER_PREFERRED: SocketAddr = v4([198, 51, 100, 2], 443);
+    const CLIENT: SocketAddr = v4([192, 0, 2, 1], 50000);
+    const CLIENT_REBOUND: SocketAddr = v4([192, 0, 2, 1], 50001);
+    const CLIENT_NEW: SocketAddr = v4([203, 0, 113, 9], 50000);
 
     fn ms(n: u64) -> Instant {
         Instant::from_nanos(n * 1_000_000)
@@ -168,7 +176,7 @@ mod tests {
             Err(MigrationError::SameAddress)
         );
         assert_eq!(
-            paths.migrate(SocketAddr::v4([0; 4], 1), ms(0)),
+            paths.migrate(v4([0; 4], 1), ms(0)),
             Err(MigrationError::InvalidAddress)
         );
         let old = paths.active().id();

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The endpoint: what sits in front of connections on one UDP address and
+//! port (RFC 9000 §5.2, §6, §8.1, §10.3, §17.2.5; RFC 9001 §5.2, §5.8; RFC
+//! 9369; RFC 7301; draft-lxin-quic-socket-apis §4.2).
+//!
+//! Every datagram goes through [`demux::Router::classify`], which answers
+//! with a [`demux::Decision`]:
+//!
+//! - packets of known connections are routed by connection ID, by the
+//!   client's first Destination Connection ID and address, or by address
+//!   alone for zero-length connection IDs ([`routes`]);
+//! - a client's first Initial is decrypted with the Initial keys of its
+//!   Destination Connection ID ([`initial`]), its ClientHello reassembled
+//!   ([`assembler`], possibly across datagrams: [`pending`]) and parsed
+//!   ([`client_hello`]), and its ALPN list picks the listening socket
+//!   ([`alpn`], [`listener`]);
+//! - address validation uses Retry and NEW_TOKEN tokens sealed with a key
+//!   of the caller's ([`token`]);
+//! - packets nobody can take get stateless answers, rate limited
+//!   ([`limiter`]) and written into caller memory ([`response`]): Version
+//!   Negotiation, Retry, stateless reset, or an Initial CONNECTION_CLOSE
+//!   refusing the connection.
+//!
+//! Like the rest of the core, the endpoint does no I/O, reads no clock and
+//! has no random number generator: the caller passes `now`, the route hash
+//! key, the token keys and nonces, new connection IDs and reset tokens. It
+//! runs in the receive path, so its work per datagram is bounded (one
+//! Initial key derivation, at most eight coalesced packets, a ClientHello
+//! of bounded size) and its allocations are fallible and bounded by its
+//! configuration ([`demux::RouterConfig`]).
+
+pub mod alpn;
+pub mod assembler;
+pub mod client_hello;
+pub mod decision;
+pub mod demux;
+pub mod hash;
+pub mod initial;
+pub mod limiter;
+pub mod listener;
+pub mod pending;
+pub mod response;
+pub mod routes;
+pub mod token;

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Test support shared by the host tests of the net/quic protocol core
+//! (`quic-protocol`'s `conn_*` tests) and the interop suite
+//! (`quic-interop`).
+//!
+//! - [`rng`]: a seeded xorshift, the only randomness of a simulation;
+//! - [`cid`]: a connection ID generator for the core from that RNG;
+//! - [`tls`]: rustls configurations (certificate, suites, ALPN) and the
+//!   `KeyLog` that captures raw traffic secrets;
+//! - [`endpoint`]: one of our connections driven by rustls exactly as the
+//!   userspace handshake daemon drives the kernel;
+//! - [`net`]: a simulated network with virtual time, delay, jitter, loss,
+//!   duplication and an MTU.
+//!
+//! Nothing here reads a clock, opens a socket or spawns a thread.
+
+pub mod cid;
+pub mod endpoint;
+pub mod net;
+pub mod rng;
+pub mod tls;
