@@ -17,6 +17,7 @@
 
 use quic_host_crypto::RustCrypto;
 use quic_protocol::protocol::ack::EcnCodepoint;
+use quic_protocol::protocol::alloc::Box as KBox;
 use quic_protocol::protocol::cid::reset::ResetToken;
 use quic_protocol::protocol::cid::{ConnectionId, Generator};
 use quic_protocol::protocol::codec::Writer;
@@ -186,7 +187,7 @@ fn rustls_version(v: Version) -> quic::Version {
 /// One endpoint: our connection, its rustls connection and what the
 /// application received.
 pub struct Endpoint {
-    pub conn: Conn,
+    pub conn: KBox<Conn>,
     pub tls: quic::Connection,
     secrets: Arc<Secrets>,
     /// The level TLS writes at.
@@ -218,7 +219,12 @@ fn suite_of(tls: &quic::Connection, secret_len: usize) -> CipherSuite {
 }
 
 impl Endpoint {
-    fn new(conn: Conn, tls: quic::Connection, secrets: Arc<Secrets>, addr: SocketAddr) -> Self {
+    fn new(
+        conn: KBox<Conn>,
+        tls: quic::Connection,
+        secrets: Arc<Secrets>,
+        addr: SocketAddr,
+    ) -> Self {
         Self {
             conn,
             tls,
