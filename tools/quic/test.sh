@@ -4,7 +4,9 @@
 #   host:      cargo test of the protocol core and host crates, clippy, rustfmt,
 #              and every fuzz target of the core for a few seconds
 #   checks:    kernel build with CLIPPY=1 free of warnings in our code,
-#              rustfmtcheck, checkpatch on the patches and C files
+#              rustfmtcheck, checkpatch on the patches and C files, no
+#              stack frame over 2 KiB in net/quic (kernel object and host
+#              build)
 #   kunit:     every KUnit suite, run at boot of the QUIC kernel
 #   kselftest: tools/testing/selftests/net/quic in the guest
 # Ends with "N passed, N failed"; exits non-zero on any failure.
@@ -50,6 +52,9 @@ our_warnings() {
 check kernel-clippy our_warnings
 check kernel-rustfmt kmake -s rustfmtcheck
 check checkpatch "$KDEV/checkpatch.sh"
+# Kernel stacks are 16 KiB: no function of the QUIC object, code or KUnit
+# test, may have a frame over 2 KiB.
+check stack-frames python3 "$KDEV/stack-frames.py" "$BUILD/net/quic/quic.o" 2048
 
 # Host tests: the same protocol core files, built with cargo.
 log "host: cargo test, clippy, fmt"
@@ -57,6 +62,7 @@ log "host: cargo test, clippy, fmt"
 echo $? > "$RESULTS/cargo.rc"
 check host-clippy bash -c "cd '$REPO/tools/quic' && cargo clippy --workspace --all-targets -- -D warnings"
 check host-rustfmt bash -c "cd '$REPO/tools/quic' && cargo fmt --all --check"
+check host-stack-frames "$KDEV/host-stack-frames.sh" 2048
 
 # Fuzzing: every libFuzzer target of the core for QUIC_FUZZ_SECONDS (default
 # 10) each, two at a time; one TAP line per target (or fuzz-build).

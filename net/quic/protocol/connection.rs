@@ -20,7 +20,9 @@
 //!   Initial keys and sends nothing until TLS hands over its ClientHello.
 //!   A server is created with [`Connection::accept`] from the first Initial
 //!   packet (the endpoint has parsed it and decided on Retry and address
-//!   validation), then fed that datagram.
+//!   validation), then fed that datagram. Both return the connection in a
+//!   [`Box`] (the kernel's `KBox`), built on the heap part by part: keep
+//!   it there, never move it out onto the stack.
 //! - **Input**: [`Connection::handle_datagram`] for every UDP datagram
 //!   routed to the connection; [`Connection::handle_timeout`] when the
 //!   timer fires; application commands (streams, datagrams, close, key
@@ -53,9 +55,22 @@
 //!
 //! Nothing here blocks or panics on peer input; allocation failures close
 //! the connection with INTERNAL_ERROR. Sending a packet does not allocate
-//! once the per-connection pools have grown to the flight size. The
-//! connection itself is about 7 KiB: allocate it on the heap (in the kernel
-//! with an in-place initialiser), never keep it on a kernel stack.
+//! once the per-connection pools have grown to the flight size.
+//!
+//! # Stack use
+//!
+//! The constructors run on a kernel stack of 16 KiB, in a system call
+//! (`connect`) or in softirq (a server's first Initial, from the UDP
+//! receive path), and so do all the calls above. A connection's state is
+//! about 7 KiB, so the [`Connection`] value holds its large parts (paths,
+//! loss recovery, configuration, keys, streams, CRYPTO streams, packet
+//! number spaces, peer connection IDs, transport parameters, timers) in
+//! boxes of their own and stays under 1 KiB. Each part is built alone,
+//! in a frame of its own ([`boxed`]), so a constructor never holds more
+//! than one large part (at most about 1.5 KiB) on the stack, and the
+//! connection is boxed last. No function of the core, nor any of its tests,
+//! has a frame over 2 KiB (`tools/quic/kdev/stack-frames.py` checks the
+//! kernel object, `tools/quic/kdev/host-stack-frames.sh` the host build).
 //!
 //! # Files
 //!
@@ -68,7 +83,7 @@
 //! (expiry), [`app`] (the application's commands) and `datagram`.
 
 use crate::protocol::ack::{AckTracker, EcnCodepoint};
-use crate::protocol::alloc::{Vec, GFP};
+use crate::protocol::alloc::{boxed, try_boxed, Box, Vec, GFP};
 use crate::protocol::cid::local::LocalCids;
 use crate::protocol::cid::peer::PeerCids;
 use crate::protocol::cid::{ConnectionId, Generator};
@@ -241,42 +256,48 @@ pub(crate) struct HandshakeCids {
 }
 
 /// A QUIC connection. See the module documentation for how to drive it.
+///
+/// Its large parts (configuration, keys, CRYPTO streams, packet number
+/// spaces, loss recovery, streams, paths, peer connection IDs, transport
+/// parameters, timers) are boxed one by one, so that the connection itself
+/// stays under 1 KiB and no constructor holds more than one large part on
+/// the kernel stack at a time. The constructors return it boxed.
 pub struct Connection<P: Provider, G: Generator> {
     pub(crate) provider: P,
     pub(crate) gen: G,
     pub(crate) side: Side,
-    pub(crate) config: Config,
+    pub(crate) config: Box<Config>,
     pub(crate) state: State,
     /// The version long headers are sent with and keys derive from.
     pub(crate) version: Version,
     /// The version of the client's first Initial packet.
     pub(crate) original_version: Version,
     pub(crate) handshake: Handshake,
-    pub(crate) keys: KeySet<P>,
+    pub(crate) keys: Box<KeySet<P>>,
     /// CRYPTO streams of the Initial, Handshake and 1-RTT levels.
-    pub(crate) crypto: [CryptoStream; 3],
+    pub(crate) crypto: Box<[CryptoStream; 3]>,
     pub(crate) crypto_budget: SendBudget,
-    pub(crate) spaces: [Space; 3],
-    pub(crate) recovery: Manager<SentRecord>,
+    pub(crate) spaces: Box<[Space; 3]>,
+    pub(crate) recovery: Box<Manager<SentRecord>>,
     pub(crate) pool: FramePool,
     /// Packets settled by loss recovery, waiting to be processed.
     pub(crate) settled: Vec<Settled<SentRecord>>,
-    pub(crate) streams: StreamSet,
-    pub(crate) paths: Paths,
+    pub(crate) streams: Box<StreamSet>,
+    pub(crate) paths: Box<Paths>,
     pub(crate) local_cids: LocalCids,
-    pub(crate) peer_cids: PeerCids,
+    pub(crate) peer_cids: Box<PeerCids>,
     pub(crate) cids: HandshakeCids,
     /// A client's token for Initial packets (Retry or NEW_TOKEN).
     pub(crate) token: Vec<u8>,
     /// The last NEW_TOKEN received (client).
     pub(crate) new_token: Vec<u8>,
-    pub(crate) peer_params: Option<TransportParameters>,
+    pub(crate) peer_params: Box<Option<TransportParameters>>,
     /// The peer's parameters remembered from an earlier connection, for
     /// 0-RTT (client).
-    pub(crate) remembered_params: Option<TransportParameters>,
+    pub(crate) remembered_params: Box<Option<TransportParameters>>,
     /// Local parameters were handed to TLS: they cannot change any more.
     pub(crate) local_params_sent: bool,
-    pub(crate) timers: TimerTable,
+    pub(crate) timers: Box<TimerTable>,
     pub(crate) events: Events,
     pub(crate) datagrams: Datagrams,
     pub(crate) closing: Option<Closing>,
@@ -304,6 +325,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
     /// Destination and Source Connection IDs from `gen` and installs the
     /// Initial keys. Nothing is sent until TLS writes its ClientHello with
     /// [`Connection::crypto_send`].
+    ///
+    /// The connection is returned boxed: it is built part by part on the
+    /// heap and never crosses the stack whole.
     pub fn connect(
         config: Config,
         provider: P,
@@ -311,7 +335,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
-    ) -> Result<Self, ConnectError> {
+    ) -> Result<Box<Self>, ConnectError> {
         config
             .validate(Side::Client)
             .map_err(ConnectError::Config)?;
@@ -328,8 +352,10 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             peer_initial_scid: None,
             retry_scid: None,
         };
-        let keys = KeySet::new(&provider, version, dcid.as_slice(), Side::Client)
-            .map_err(ConnectError::Crypto)?;
+        let keys = try_boxed(|| {
+            KeySet::new(&provider, version, dcid.as_slice(), Side::Client)
+                .map_err(ConnectError::Crypto)
+        })?;
         Self::new(
             config,
             provider,
@@ -346,7 +372,8 @@ impl<P: Provider, G: Generator> Connection<P, G> {
 
     /// Creates a server connection for the client whose first Initial
     /// packet `incoming` describes. Feed that datagram to
-    /// [`Connection::handle_datagram`] next.
+    /// [`Connection::handle_datagram`] next. Boxed, like
+    /// [`Connection::connect`].
     pub fn accept(
         config: Config,
         provider: P,
@@ -355,7 +382,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         local: SocketAddr,
         remote: SocketAddr,
         incoming: &Incoming,
-    ) -> Result<Self, ConnectError> {
+    ) -> Result<Box<Self>, ConnectError> {
         config
             .validate(Side::Server)
             .map_err(ConnectError::Config)?;
@@ -365,13 +392,15 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             peer_initial_scid: Some(incoming.scid),
             retry_scid: incoming.retry_scid,
         };
-        let keys = KeySet::new(
-            &provider,
-            incoming.version,
-            incoming.dcid.as_slice(),
-            Side::Server,
-        )
-        .map_err(ConnectError::Crypto)?;
+        let keys = try_boxed(|| {
+            KeySet::new(
+                &provider,
+                incoming.version,
+                incoming.dcid.as_slice(),
+                Side::Server,
+            )
+            .map_err(ConnectError::Crypto)
+        })?;
         let mut conn = Self::new(
             config,
             provider,
@@ -392,6 +421,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         Ok(conn)
     }
 
+    /// Builds the connection on the heap, one part at a time: each large
+    /// part is made by [`boxed`] in a frame of its own, and the connection
+    /// itself (pointers and small state) is the last thing boxed.
     #[allow(clippy::too_many_arguments)]
     fn new(
         config: Config,
@@ -402,46 +434,61 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         local: SocketAddr,
         remote: SocketAddr,
         cids: HandshakeCids,
-        keys: KeySet<P>,
+        keys: Box<KeySet<P>>,
         version: Version,
-    ) -> Result<Self, ConnectError> {
+    ) -> Result<Box<Self>, ConnectError> {
+        let config = boxed(|| config)?;
         let local_cids = LocalCids::new(config.cid_len, &mut gen).map_err(ConnectError::Config)?;
         let peer_limit = config.transport.active_connection_id_limit.into_inner();
         let peer_initial = match side {
             Side::Client => cids.initial_dcid,
             Side::Server => cids.peer_initial_scid.unwrap_or(ConnectionId::EMPTY),
         };
-        let peer_cids = PeerCids::new(peer_initial, peer_limit)?;
+        let peer_cids = try_boxed(|| PeerCids::new(peer_initial, peer_limit))?;
         let ack = config.ack_config();
         let space = |s| Space {
             ack: AckTracker::new(s, ack),
             next_pn: 0,
             ping: 0,
         };
-        let recovery = Manager::new(recovery::Config {
-            is_server: side.is_server(),
-            initial_rtt: config.initial_rtt,
-            algorithm: config.congestion,
-            max_datagram_size: crate::protocol::path::pmtud::BASE_PLPMTU as u16,
-            ecn: config.ecn,
-        });
-        let seed = u64::from_be_bytes(gen.new_cid(8).as_slice().try_into().unwrap_or([0x5a; 8]));
-        let mut settled = Vec::new();
-        settled.reserve(32, GFP)?;
-        let mut conn = Self {
-            streams: StreamSet::new(side, config.stream_config()),
-            paths: Paths::new(side, local, remote, config.pmtud),
-            crypto: [
-                CryptoStream::new(config.crypto_buffer),
-                CryptoStream::new(config.crypto_buffer),
-                CryptoStream::new(config.crypto_buffer),
-            ],
-            crypto_budget: SendBudget::new(1 << 20),
-            spaces: [
+        let spaces = boxed(|| {
+            [
                 space(PacketNumberSpace::Initial),
                 space(PacketNumberSpace::Handshake),
                 space(PacketNumberSpace::ApplicationData),
-            ],
+            ]
+        })?;
+        let recovery = boxed(|| {
+            Manager::new(recovery::Config {
+                is_server: side.is_server(),
+                initial_rtt: config.initial_rtt,
+                algorithm: config.congestion,
+                max_datagram_size: crate::protocol::path::pmtud::BASE_PLPMTU as u16,
+                ecn: config.ecn,
+            })
+        })?;
+        let streams = boxed(|| StreamSet::new(side, config.stream_config()))?;
+        let paths = Paths::new(side, local, remote, config.pmtud)?;
+        let crypto_buffer = config.crypto_buffer;
+        let crypto = boxed(|| {
+            [
+                CryptoStream::new(crypto_buffer),
+                CryptoStream::new(crypto_buffer),
+                CryptoStream::new(crypto_buffer),
+            ]
+        })?;
+        let peer_params = boxed(|| None)?;
+        let remembered_params = boxed(|| None)?;
+        let timers = boxed(TimerTable::new)?;
+        let seed = u64::from_be_bytes(gen.new_cid(8).as_slice().try_into().unwrap_or([0x5a; 8]));
+        let mut settled = Vec::new();
+        settled.reserve(32, GFP)?;
+        let conn = Self {
+            streams,
+            paths,
+            crypto,
+            crypto_budget: SendBudget::new(1 << 20),
+            spaces,
             recovery,
             pool: FramePool::new(),
             settled,
@@ -450,10 +497,10 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             cids,
             token: Vec::new(),
             new_token: Vec::new(),
-            peer_params: None,
-            remembered_params: None,
+            peer_params,
+            remembered_params,
             local_params_sent: false,
-            timers: TimerTable::new(),
+            timers,
             events: Events::new(),
             datagrams: Datagrams::new(config.datagram_recv_queue, config.datagram_send_queue),
             closing: None,
@@ -476,6 +523,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             handshake: Handshake::default(),
             keys,
         };
+        let mut conn = Box::new(conn, GFP)?;
         conn.reset_idle_timer(now);
         Ok(conn)
     }
@@ -603,7 +651,39 @@ impl<P: Provider, G: Generator> Connection<P, G> {
 mod tests {
     use super::testing::{config, Pair, TestResult, CLIENT, SERVER};
     use super::*;
+    use crate::protocol::crypto::null::NullProvider;
     use crate::protocol::stream::Dir;
+
+    /// The connection is small and its large parts are boxed, each small
+    /// enough to be built alone on a kernel stack.
+    #[test]
+    fn connection_is_small_and_its_parts_are_boxed() {
+        use core::mem::size_of;
+        assert!(size_of::<super::testing::TestConn>() <= 1024);
+        let ptr = size_of::<usize>();
+        assert_eq!(size_of::<Box<Config>>(), ptr);
+        assert_eq!(size_of::<Box<KeySet<NullProvider>>>(), ptr);
+        assert_eq!(size_of::<Box<[CryptoStream; 3]>>(), ptr);
+        assert_eq!(size_of::<Box<[Space; 3]>>(), ptr);
+        assert_eq!(size_of::<Box<Manager<SentRecord>>>(), ptr);
+        assert_eq!(size_of::<Box<StreamSet>>(), ptr);
+        assert_eq!(size_of::<Box<Paths>>(), ptr);
+        assert_eq!(size_of::<Box<PeerCids>>(), ptr);
+        assert_eq!(size_of::<Box<Option<TransportParameters>>>(), ptr);
+        assert_eq!(size_of::<Box<TimerTable>>(), ptr);
+        assert!(size_of::<Config>() <= 1536);
+        assert!(size_of::<KeySet<NullProvider>>() <= 1536);
+        assert!(size_of::<[CryptoStream; 3]>() <= 1536);
+        assert!(size_of::<[Space; 3]>() <= 1536);
+        assert!(size_of::<Manager<SentRecord>>() <= 1536);
+        assert!(size_of::<StreamSet>() <= 1536);
+        assert!(size_of::<Paths>() <= 1536);
+        assert!(size_of::<PeerCids>() <= 1536);
+        assert!(size_of::<Option<TransportParameters>>() <= 1536);
+        assert!(size_of::<TimerTable>() <= 1536);
+        // The test harness keeps its connections boxed, too.
+        assert!(size_of::<Pair>() <= 1024);
+    }
 
     #[test]
     fn handshake_completes_and_confirms() -> TestResult {

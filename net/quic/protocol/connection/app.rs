@@ -220,7 +220,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             ));
         }
         params.validate(self.side)?;
-        let mut config = self.config;
+        let mut config = *self.config;
         config.transport = *params;
         self.apply_config(config)
     }
@@ -246,14 +246,14 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         if config.cid_len != self.config.cid_len {
             return Err(TransportError::internal("connection ID length is fixed"));
         }
-        self.streams =
+        *self.streams =
             crate::protocol::stream::set::StreamSet::new(self.side, config.stream_config());
-        if let Some(remembered) = self.remembered_params {
+        if let Some(remembered) = *self.remembered_params {
             self.streams
                 .set_peer_limits(crate::protocol::connection::config::limits_of(&remembered))?;
         }
         self.idle_timeout = config.idle_timeout();
-        self.config = config;
+        *self.config = config;
         Ok(())
     }
 

@@ -116,7 +116,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         //# transport parameters used by the server that it is able to process.
         self.streams.set_peer_limits(limits_of(remembered))?;
         self.peer_max_datagram_frame = remembered.max_datagram_frame_size.into_inner();
-        self.remembered_params = Some(*remembered);
+        *self.remembered_params = Some(*remembered);
         Ok(())
     }
 
@@ -308,7 +308,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             (a, b) => a.min(b),
         };
         self.peer_max_datagram_frame = p.max_datagram_frame_size.into_inner();
-        self.peer_params = Some(p);
+        *self.peer_params = Some(p);
         self.reset_idle_timer(now);
         Ok(())
     }

@@ -11,9 +11,10 @@
 //!   virtual clock, a fixed one-way delay and optional loss.
 //!
 //! Everything large lives on the heap: KUnit tests run on a 16 KiB stack.
+//! Connections are always boxed ([`BoxedConn`]), never held by value.
 
 use crate::protocol::ack::EcnCodepoint;
-use crate::protocol::alloc::{Vec, GFP};
+use crate::protocol::alloc::{Box, Vec, GFP};
 use crate::protocol::cid::reset::ResetToken;
 use crate::protocol::cid::{ConnectionId, Generator};
 use crate::protocol::connection::{Config, Connection, Direction, Event, Incoming};
@@ -32,6 +33,9 @@ pub type TestResult<T = ()> = Result<T, &'static str>;
 
 /// A connection over the null provider and the test generator.
 pub type TestConn = Connection<NullProvider, TestGen>;
+
+/// A test connection on the heap, as the constructors return it.
+pub type BoxedConn = Box<TestConn>;
 
 /// The client's address.
 pub const CLIENT_ADDR: SocketAddr =
@@ -77,12 +81,12 @@ pub fn config() -> Config {
 }
 
 /// A fresh client.
-pub fn client() -> TestResult<TestConn> {
+pub fn client() -> TestResult<BoxedConn> {
     client_with(config())
 }
 
 /// A fresh client with `config`.
-pub fn client_with(config: Config) -> TestResult<TestConn> {
+pub fn client_with(config: Config) -> TestResult<BoxedConn> {
     Connection::connect(
         config,
         NullProvider,
@@ -95,12 +99,12 @@ pub fn client_with(config: Config) -> TestResult<TestConn> {
 }
 
 /// The server for `client`'s first Initial, as the endpoint would create it.
-pub fn server_for(client: &TestConn) -> TestResult<TestConn> {
+pub fn server_for(client: &TestConn) -> TestResult<BoxedConn> {
     server_with(client, config())
 }
 
 /// The server for `client`'s first Initial, with `config`.
-pub fn server_with(client: &TestConn, config: Config) -> TestResult<TestConn> {
+pub fn server_with(client: &TestConn, config: Config) -> TestResult<BoxedConn> {
     let incoming = Incoming {
         version: client.version(),
         dcid: client.remote_cid(),
@@ -113,7 +117,7 @@ pub fn server_with(client: &TestConn, config: Config) -> TestResult<TestConn> {
 }
 
 /// A server accepting `incoming`.
-pub fn accept(incoming: &Incoming, config: Config) -> TestResult<TestConn> {
+pub fn accept(incoming: &Incoming, config: Config) -> TestResult<BoxedConn> {
     Connection::accept(
         config,
         NullProvider,
@@ -315,8 +319,8 @@ struct InFlight {
 
 /// A client and a server over an in-memory link.
 pub struct Pair {
-    /// `[client, server]`, on the heap.
-    pub(crate) conns: Vec<TestConn>,
+    /// `[client, server]`, each in its own box.
+    pub(crate) conns: Vec<BoxedConn>,
     tls: [FakeTls; 2],
     /// The virtual clock.
     pub now: Instant,
@@ -343,15 +347,16 @@ pub const SERVER: usize = 1;
 
 impl Pair {
     /// A client that wrote its ClientHello, and the server created from its
-    /// first datagram, which is delivered.
-    pub fn new(client_config: Config, server_config: Config) -> TestResult<Self> {
+    /// first datagram, which is delivered. On the heap, like everything a
+    /// test holds that is not small.
+    pub fn new(client_config: Config, server_config: Config) -> TestResult<Box<Self>> {
         let mut buf = Vec::new();
         buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
         let mut conns = Vec::with_capacity(2, GFP).map_err(|_| "alloc")?;
         conns
             .push(client_with(client_config)?, GFP)
             .map_err(|_| "alloc")?;
-        let mut pair = Pair {
+        let pair = Pair {
             conns,
             tls: [FakeTls::new(Side::Client), FakeTls::new(Side::Server)],
             now: Instant::ZERO,
@@ -365,6 +370,8 @@ impl Pair {
             buf,
             events: [Vec::new(), Vec::new()],
         };
+        let mut boxed = Box::new(pair, GFP).map_err(|_| "alloc")?;
+        let pair = &mut *boxed;
         let client = pair.conns.get_mut(CLIENT).ok_or("client")?;
         pair.tls[CLIENT].start(client)?;
         let t = client
@@ -375,12 +382,15 @@ impl Pair {
         let server = accept(&incoming, server_config)?;
         pair.conns.push(server, GFP).map_err(|_| "alloc")?;
         pair.queue(false, t.len)?;
-        Ok(pair)
+        Ok(boxed)
     }
 
     /// The connection at `i` ([`CLIENT`] or [`SERVER`]).
     pub fn conn(&mut self, i: usize) -> TestResult<&mut TestConn> {
-        self.conns.get_mut(i).ok_or("no such side")
+        self.conns
+            .get_mut(i)
+            .map(|c| &mut **c)
+            .ok_or("no such side")
     }
 
     /// The fake TLS at `i`.

@@ -570,6 +570,7 @@ struct Attempt {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_endpoint_demux))]
 mod tests {
     use super::*;
+    use crate::protocol::alloc::{boxed, Box};
     use crate::protocol::codec::Writer;
     use crate::protocol::crypto::null::{NullPacketKey, NullProvider};
     use crate::protocol::crypto::CipherSuite;
@@ -595,8 +596,9 @@ mod tests {
         ConnectionId::from_slice(&[b; 8]).unwrap_or(ConnectionId::EMPTY)
     }
 
-    fn router(validate: bool, backlog: usize) -> Result<TestRouter, AlpnError> {
-        let mut r = Router::new(RouterConfig::new(8), [1, 2]);
+    /// A router on the heap (it is about 600 bytes).
+    fn router(validate: bool, backlog: usize) -> Result<Box<TestRouter>, AlpnError> {
+        let mut r = boxed(|| Router::new(RouterConfig::new(8), [1, 2]))?;
         let smb = AlpnList::from_socket_option(b"smb")?;
         let h3 = AlpnList::from_socket_option(b"h3,h3-29")?;
         r.listeners.add(Listener::new(1, smb, false, backlog))?;

@@ -29,6 +29,7 @@ use super::pmtud::PmtudConfig;
 use super::validation::{ChallengeData, Validation};
 use super::{canonical, is_port_change, SocketAddr};
 use super::{Origin, Path, PathId};
+use crate::protocol::alloc::{AllocError, Box, GFP};
 use crate::protocol::side::Side;
 use crate::protocol::time::Instant;
 
@@ -60,7 +61,16 @@ impl Paths {
     /// and `remote`. A client's path is validated from the start; a server's
     /// is limited by the anti-amplification limit until
     /// [`Paths::on_peer_address_validated`].
-    pub fn new(role: Side, local: SocketAddr, remote: SocketAddr, pmtud: PmtudConfig) -> Self {
+    ///
+    /// At about 1.4 KiB, the paths are built on the heap, from a frame of
+    /// this function's own (never inlined into a caller's).
+    #[inline(never)]
+    pub fn new(
+        role: Side,
+        local: SocketAddr,
+        remote: SocketAddr,
+        pmtud: PmtudConfig,
+    ) -> Result<Box<Self>, AllocError> {
         let (local, remote) = (canonical(local), canonical(remote));
         let (amplification, validation) = match role {
             Side::Client => (AntiAmplification::validated(), Validation::validated()),
@@ -76,7 +86,7 @@ impl Paths {
             pmtud,
         );
         active.dcid_seq = Some(0);
-        Self {
+        let paths = Self {
             role,
             active,
             candidate: None,
@@ -90,7 +100,8 @@ impl Paths {
             left_local: None,
             largest_pn: None,
             events: Events::new(),
-        }
+        };
+        Box::new(paths, GFP)
     }
 
     /// Which end of the connection this is.
@@ -509,18 +520,18 @@ mod tests {
     }
 
     /// A server after its handshake with CLIENT.
-    fn server() -> Paths {
-        let mut paths = Paths::new(Side::Server, SERVER, CLIENT, pmtud());
+    fn server() -> Result<Box<Paths>, AllocError> {
+        let mut paths = Paths::new(Side::Server, SERVER, CLIENT, pmtud())?;
         paths.on_peer_address_validated();
         paths.on_handshake_confirmed(ms(0));
-        paths
+        Ok(paths)
     }
 
     /// A client after its handshake with SERVER.
-    fn client() -> Paths {
-        let mut paths = Paths::new(Side::Client, CLIENT, SERVER, pmtud());
+    fn client() -> Result<Box<Paths>, AllocError> {
+        let mut paths = Paths::new(Side::Client, CLIENT, SERVER, pmtud())?;
         paths.on_handshake_confirmed(ms(0));
-        paths
+        Ok(paths)
     }
 
     fn events(paths: &mut Paths) -> [Option<PathEvent>; 3] {
@@ -544,8 +555,8 @@ mod tests {
     }
 
     #[test]
-    fn server_handshake_path_is_amplification_limited() {
-        let mut paths = Paths::new(Side::Server, SERVER, CLIENT, pmtud());
+    fn server_handshake_path_is_amplification_limited() -> Result<(), AllocError> {
+        let mut paths = Paths::new(Side::Server, SERVER, CLIENT, pmtud())?;
         assert_eq!(paths.active().send_budget(), 0);
         let id = paths.on_datagram_received(SERVER, CLIENT, 1200, false, ms(0));
         assert_eq!(id, Some(paths.active().id()));
@@ -558,21 +569,22 @@ mod tests {
         paths.on_handshake_confirmed(ms(0));
         assert_eq!(paths.active().pmtud().state(), PmtudState::Searching);
         // No new path before the handshake is confirmed, nor unauthenticated.
-        let mut early = Paths::new(Side::Server, SERVER, CLIENT, pmtud());
+        let mut early = Paths::new(Side::Server, SERVER, CLIENT, pmtud())?;
         assert_eq!(
             early.on_datagram_received(SERVER, CLIENT_NEW, 100, true, ms(0)),
             None
         );
-        let mut paths = server();
+        let mut paths = server()?;
         assert_eq!(
             paths.on_datagram_received(SERVER, CLIENT_NEW, 100, false, ms(0)),
             None
         );
+        Ok(())
     }
 
     #[test]
-    fn peer_migration_switches_and_validates() {
-        let mut paths = server();
+    fn peer_migration_switches_and_validates() -> Result<(), AllocError> {
+        let mut paths = server()?;
         let old = paths.active().id();
         receive(&mut paths, CLIENT, 1, true);
         let new = receive(&mut paths, CLIENT_NEW, 2, true);
@@ -620,11 +632,12 @@ mod tests {
             ]
         );
         assert!(paths.fallback().is_none());
+        Ok(())
     }
 
     #[test]
-    fn nat_rebinding_keeps_congestion_state() {
-        let mut paths = server();
+    fn nat_rebinding_keeps_congestion_state() -> Result<(), AllocError> {
+        let mut paths = server()?;
         receive(&mut paths, CLIENT_REBOUND, 1, true);
         assert!(matches!(
             paths.poll_event(),
@@ -635,11 +648,12 @@ mod tests {
             })
         ));
         assert_eq!(paths.active().remote(), CLIENT_REBOUND);
+        Ok(())
     }
 
     #[test]
-    fn only_the_largest_non_probing_packet_moves() {
-        let mut paths = server();
+    fn only_the_largest_non_probing_packet_moves() -> Result<(), AllocError> {
+        let mut paths = server()?;
         let old = paths.active().id();
         receive(&mut paths, CLIENT, 10, true);
         // Reordered: an older packet from a new address.
@@ -659,11 +673,12 @@ mod tests {
         receive(&mut paths, CLIENT_NEW, 12, true);
         assert_eq!(paths.active().id(), id);
         assert!(paths.active().is_validated());
+        Ok(())
     }
 
     #[test]
-    fn failed_validation_reverts() {
-        let mut paths = server();
+    fn failed_validation_reverts() -> Result<(), AllocError> {
+        let mut paths = server()?;
         let old = paths.active().id();
         paths.active_mut().set_dcid_sequence(Some(0));
         let new = receive(&mut paths, CLIENT_NEW, 1, true).unwrap_or(old);
@@ -697,6 +712,7 @@ mod tests {
         );
         assert_eq!(paths.active().id(), old);
         assert!(paths.fallback().is_none());
+        Ok(())
     }
 
     fn validation_timeout() -> Duration {
@@ -704,8 +720,8 @@ mod tests {
     }
 
     #[test]
-    fn no_validated_path_left() {
-        let mut paths = server();
+    fn no_validated_path_left() -> Result<(), AllocError> {
+        let mut paths = server()?;
         let old = paths.active().id();
         let new = receive(&mut paths, CLIENT_NEW, 1, true).unwrap_or(old);
         send_challenge(&mut paths, new, 1, ms(1));
@@ -724,11 +740,12 @@ mod tests {
                 None
             ]
         );
+        Ok(())
     }
 
     #[test]
-    fn genuine_packets_pull_back_from_a_spurious_migration() {
-        let mut paths = server();
+    fn genuine_packets_pull_back_from_a_spurious_migration() -> Result<(), AllocError> {
+        let mut paths = server()?;
         let old = paths.active().id();
         // An attacker forwards a copy from another address; it arrives first.
         let spurious = receive(&mut paths, CLIENT_NEW, 5, true).unwrap_or(old);
@@ -754,11 +771,12 @@ mod tests {
                 None
             ]
         );
+        Ok(())
     }
 
     #[test]
-    fn client_drops_unknown_server_addresses() {
-        let mut paths = client();
+    fn client_drops_unknown_server_addresses() -> Result<(), AllocError> {
+        let mut paths = client()?;
         assert_eq!(
             paths.on_datagram_received(CLIENT, SERVER_PREFERRED, 100, true, ms(0)),
             None
@@ -767,11 +785,12 @@ mod tests {
         let id = paths.active().id();
         paths.on_packet_received(id, 1, true, ms(0));
         assert_eq!(paths.active().remote(), SERVER);
+        Ok(())
     }
 
     #[test]
-    fn server_preferred_address_waits_for_validation() {
-        let mut paths = server();
+    fn server_preferred_address_waits_for_validation() -> Result<(), AllocError> {
+        let mut paths = server()?;
         let old = paths.active().id();
         // The client probes and then talks to the preferred address.
         let new = paths
@@ -797,11 +816,12 @@ mod tests {
             paths.on_datagram_received(SERVER, CLIENT, 100, true, ms(3)),
             None
         );
+        Ok(())
     }
 
     #[test]
-    fn path_responses_are_queued_per_path() {
-        let mut paths = server();
+    fn path_responses_are_queued_per_path() -> Result<(), AllocError> {
+        let mut paths = server()?;
         let id = paths.active().id();
         assert_eq!(paths.poll_response(), None);
         paths.on_path_challenge(id, [9; 8]);
@@ -813,5 +833,6 @@ mod tests {
         assert_eq!(paths.poll_response(), None);
         assert_eq!(paths.role(), Side::Server);
         assert_eq!(paths.iter().count(), 1);
+        Ok(())
     }
 }

@@ -673,6 +673,7 @@ impl<T> Manager<T> {
 #[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
+    use crate::protocol::alloc::{boxed, AllocError, Box};
     use crate::protocol::error::TransportErrorCode;
 
     const MS: Duration = Duration::from_millis(1);
@@ -713,20 +714,27 @@ mod tests {
         pns.fold(0, |m, pn| m | 1 << pn)
     }
 
-    fn manager(is_server: bool, algorithm: Algorithm, ecn: bool) -> Manager<u64> {
-        Manager::new(Config {
-            is_server,
-            algorithm,
-            ecn,
-            ..Config::default()
+    /// A manager on the heap (it is about 900 bytes).
+    fn manager(
+        is_server: bool,
+        algorithm: Algorithm,
+        ecn: bool,
+    ) -> Result<Box<Manager<u64>>, AllocError> {
+        boxed(|| {
+            Manager::new(Config {
+                is_server,
+                algorithm,
+                ecn,
+                ..Config::default()
+            })
         })
     }
 
     /// A server past the handshake, with NewReno and no ECN.
-    fn confirmed() -> Manager<u64> {
-        let mut m = manager(true, Algorithm::NewReno, false);
+    fn confirmed() -> Result<Box<Manager<u64>>, AllocError> {
+        let mut m = manager(true, Algorithm::NewReno, false)?;
         m.on_handshake_confirmed(at(0));
-        m
+        Ok(m)
     }
 
     fn send(
@@ -769,7 +777,7 @@ mod tests {
 
     #[test]
     fn acks_settle_in_order_and_sample_rtt() -> Result<(), TransportError> {
-        let mut m = confirmed();
+        let mut m = confirmed()?;
         for pn in 0..6 {
             send(&mut m, DATA, pn, pn)?;
         }
@@ -797,7 +805,7 @@ mod tests {
 
     #[test]
     fn rtt_sample_rules() -> Result<(), TransportError> {
-        let mut m = confirmed();
+        let mut m = confirmed()?;
         let mut log = Log::default();
         // A packet that is not ack-eliciting gives no sample.
         m.on_packet_sent(
@@ -840,7 +848,7 @@ mod tests {
 
     #[test]
     fn ack_of_unsent_packet_is_a_protocol_violation() -> Result<(), TransportError> {
-        let mut m = confirmed();
+        let mut m = confirmed()?;
         for pn in 0..3 {
             send(&mut m, DATA, pn, 0)?;
         }
@@ -863,7 +871,7 @@ mod tests {
 
     #[test]
     fn loss_by_packet_threshold_is_a_congestion_event() -> Result<(), TransportError> {
-        let mut m = confirmed();
+        let mut m = confirmed()?;
         for pn in 0..10 {
             send(&mut m, DATA, pn, pn)?;
         }
@@ -882,7 +890,7 @@ mod tests {
 
     #[test]
     fn loss_by_time_threshold_on_timeout() -> Result<(), TransportError> {
-        let mut m = confirmed();
+        let mut m = confirmed()?;
         send(&mut m, DATA, 0, 0)?;
         send(&mut m, DATA, 1, 0)?;
         let mut log = Log::default();
@@ -911,7 +919,7 @@ mod tests {
 
     #[test]
     fn pto_backoff_and_reset() -> Result<(), TransportError> {
-        let mut m = confirmed();
+        let mut m = confirmed()?;
         let mut log = Log::default();
         // Fill the window so only probes may go.
         for pn in 0..10 {
@@ -953,7 +961,7 @@ mod tests {
 
     #[test]
     fn client_keeps_backoff_until_address_validated() -> Result<(), TransportError> {
-        let mut m = manager(false, Algorithm::NewReno, false);
+        let mut m = manager(false, Algorithm::NewReno, false)?;
         let mut log = Log::default();
         send(&mut m, INITIAL, 0, 0)?;
         // Initial: no max_ack_delay in the PTO.
@@ -984,7 +992,7 @@ mod tests {
 
     #[test]
     fn amplification_blocked_server_arms_no_pto() -> Result<(), TransportError> {
-        let mut m = manager(true, Algorithm::Cubic, false);
+        let mut m = manager(true, Algorithm::Cubic, false)?;
         let mut log = Log::default();
         send(&mut m, INITIAL, 0, 0)?;
         m.set_amplification_blocked(true, at(0));
@@ -1005,7 +1013,7 @@ mod tests {
 
     #[test]
     fn discarding_keys_drops_packets_from_flight() -> Result<(), TransportError> {
-        let mut m = manager(true, Algorithm::Cubic, false);
+        let mut m = manager(true, Algorithm::Cubic, false)?;
         send(&mut m, INITIAL, 0, 0)?;
         send(&mut m, INITIAL, 1, 0)?;
         send(&mut m, HANDSHAKE, 0, 100)?;
@@ -1025,7 +1033,7 @@ mod tests {
 
     #[test]
     fn persistent_congestion_collapses_the_window() -> Result<(), TransportError> {
-        let mut m = confirmed();
+        let mut m = confirmed()?;
         let mut log = Log::default();
         send(&mut m, DATA, 0, 0)?;
         ack(&mut m, DATA, &[0..1], 100, &mut log)?;
@@ -1048,7 +1056,7 @@ mod tests {
 
     #[test]
     fn shorter_losses_are_not_persistent() -> Result<(), TransportError> {
-        let mut m = confirmed();
+        let mut m = confirmed()?;
         let mut log = Log::default();
         send(&mut m, DATA, 0, 0)?;
         ack(&mut m, DATA, &[0..1], 100, &mut log)?;
@@ -1066,7 +1074,7 @@ mod tests {
 
     #[test]
     fn ecn_ce_is_a_congestion_event() -> Result<(), TransportError> {
-        let mut m = manager(true, Algorithm::Cubic, true);
+        let mut m = manager(true, Algorithm::Cubic, true)?;
         m.on_handshake_confirmed(at(0));
         assert_eq!(m.ecn_marking(), EcnCodepoint::Ect0);
         for pn in 0..3 {
@@ -1101,7 +1109,7 @@ mod tests {
 
     #[test]
     fn retry_hands_everything_back() -> Result<(), TransportError> {
-        let mut m = manager(false, Algorithm::Cubic, false);
+        let mut m = manager(false, Algorithm::Cubic, false)?;
         send(&mut m, INITIAL, 0, 0)?;
         send(&mut m, INITIAL, 1, 0)?;
         let mut log = Log::default();
@@ -1117,7 +1125,7 @@ mod tests {
 
     #[test]
     fn rejected_0rtt_is_handed_back() -> Result<(), TransportError> {
-        let mut m = manager(false, Algorithm::NewReno, false);
+        let mut m = manager(false, Algorithm::NewReno, false)?;
         send(&mut m, INITIAL, 0, 0)?;
         send(&mut m, DATA, 0, 0)?;
         send(&mut m, DATA, 1, 0)?;
@@ -1135,7 +1143,7 @@ mod tests {
 
     #[test]
     fn pacing_spreads_the_window() -> Result<(), TransportError> {
-        let mut m = confirmed();
+        let mut m = confirmed()?;
         // The initial burst of ten packets goes at once.
         for pn in 0..10 {
             assert_eq!(m.next_send_time(at(0), 1200), None);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `kernel::alloc` for the host: [`KVec`], [`AllocError`] and [`Flags`].
+//! `kernel::alloc` for the host: [`KVec`], [`KBox`], [`AllocError`] and
+//! [`Flags`].
 
 use core::fmt;
 use core::ops::{Deref, DerefMut};
+use std_alloc::boxed::Box;
 use std_alloc::vec::Vec;
 
 /// Allocation failure.
@@ -262,5 +264,71 @@ impl<T> IntoIterator for KVec<T> {
     type IntoIter = std_alloc::vec::IntoIter<T>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
+    }
+}
+
+/// A heap allocation holding one `T`, like the kernel's `KBox<T>`.
+///
+/// Only the kernel's subset the core uses is mirrored: the fallible
+/// [`KBox::new`], `Deref`, `DerefMut`, `Debug` and dropping. There is no
+/// infallible constructor, and the box is not `Clone`. Unlike `std`'s
+/// `Box`, it is an ordinary type for the borrow checker (no moving out,
+/// no disjoint borrows of the fields behind it), as in the kernel.
+pub struct KBox<T>(Box<[T; 1]>);
+
+impl<T> KBox<T> {
+    /// Moves `x` to a new heap allocation.
+    pub fn new(x: T, _flags: Flags) -> Result<Self, AllocError> {
+        // `std` has no stable fallible `Box` constructor: allocate through a
+        // vector, whose reservation is fallible, and keep its one-element
+        // buffer (exactly sized, so no reallocation).
+        let mut v = Vec::new();
+        v.try_reserve_exact(1).map_err(|_| AllocError)?;
+        v.push(x);
+        let one: Box<[T; 1]> = v.into_boxed_slice().try_into().map_err(|_| AllocError)?;
+        Ok(KBox(one))
+    }
+}
+
+impl<T> Deref for KBox<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        let [x] = &*self.0;
+        x
+    }
+}
+
+impl<T> DerefMut for KBox<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        let [x] = &mut *self.0;
+        x
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for KBox<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kbox_holds_and_drops_its_value() {
+        let counter = std_alloc::rc::Rc::new(());
+        let mut b = KBox::new(
+            (std_alloc::rc::Rc::clone(&counter), [7u8; 4096]),
+            flags::GFP_ATOMIC,
+        )
+        .unwrap();
+        assert_eq!(std_alloc::rc::Rc::strong_count(&counter), 2);
+        b.1[0] = 1;
+        assert_eq!((b.1[0], b.1[1]), (1, 7));
+        drop(b);
+        assert_eq!(std_alloc::rc::Rc::strong_count(&counter), 1);
+        let z = KBox::new((), flags::GFP_ATOMIC).unwrap();
+        assert_eq!(*z, ());
     }
 }

@@ -6,7 +6,7 @@
 //! `kernel::alloc`. This crate provides the same names and signatures over
 //! `std`'s allocator so the core's files build unchanged with cargo. Only
 //! what the core uses is here; every method mirrors `rust/kernel/alloc/kvec.rs`
-//! in Linux 7.3, including fallibility (allocation failures surface as
+//! and `rust/kernel/alloc/kbox.rs` in Linux 7.3, including fallibility (allocation failures surface as
 //! `AllocError`, never as an abort).
 
 #![no_std]

@@ -286,11 +286,11 @@ fn path_mtu_discovery() {
     assert_eq!(p.server().stream_data(id).unwrap(), &data[..]);
 }
 
-/// The connection's own size: it is allocated once per socket; keep it
-/// modest.
+/// The connection's own size: its large parts are boxed, so that it (and
+/// its constructors' frames) fit a kernel stack; see `stack_sizes.rs`.
 #[test]
 fn connection_size() {
     let size = std::mem::size_of::<Conn>();
     eprintln!("Connection: {size} bytes");
-    assert!(size < 8192, "{size} bytes");
+    assert!(size <= 1024, "{size} bytes");
 }

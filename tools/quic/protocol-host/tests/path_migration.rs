@@ -9,6 +9,7 @@
 //! an attacker replaying packets, and a move to the server's preferred
 //! address.
 
+use quic_protocol::protocol::alloc::Box as KBox;
 use quic_protocol::protocol::cid::local::LocalCids;
 use quic_protocol::protocol::cid::peer::PeerCids;
 use quic_protocol::protocol::cid::reset::ResetToken;
@@ -89,7 +90,7 @@ struct Datagram {
 }
 
 struct Endpoint {
-    paths: Paths,
+    paths: KBox<Paths>,
     own: LocalCids,
     peer: PeerCids,
     rng: Rng,
@@ -103,7 +104,7 @@ impl Endpoint {
         let own = LocalCids::new(8, &mut gen).expect("IDs");
         let pmtud = PmtudConfig::DISABLED;
         let endpoint = Self {
-            paths: Paths::new(role, local, remote, pmtud),
+            paths: Paths::new(role, local, remote, pmtud).expect("paths"),
             own,
             // Replaced by the other side's ID in `connect`.
             peer: PeerCids::new(ConnectionId::EMPTY, 4).expect("set"),

@@ -32,14 +32,9 @@ use std::sync::Arc;
 /// Our connection with the host crypto and the seeded generator.
 pub type Conn = Connection<RustCrypto, Gen>;
 
-/// How a connection is held: on the heap, as the kernel holds it.
-pub type ConnBox = Box<Conn>;
-
-/// Takes a freshly created connection onto the heap. The only place to
-/// change when the constructors return the kernel's `KBox` themselves.
-fn adopt(created: Result<Conn, ConnectError>) -> Result<ConnBox, ConnectError> {
-    created.map(Box::new)
-}
+/// How a connection is held: in the box its constructor allocated (the
+/// kernel's `KBox`), as the kernel holds it.
+pub type ConnBox = quic_protocol::protocol::alloc::Box<Conn>;
 
 const EARLY_SECRET: &str = "CLIENT_EARLY_TRAFFIC_SECRET";
 
@@ -103,7 +98,7 @@ impl Endpoint {
         tls: &rustls::ClientConfig,
         remembered: Option<&TransportParameters>,
     ) -> Result<Self, ConnectError> {
-        let mut conn = adopt(Conn::connect(config, RustCrypto, gen, now, local, remote))?;
+        let mut conn = Conn::connect(config, RustCrypto, gen, now, local, remote)?;
         if let Some(p) = remembered {
             conn.set_remembered_transport_parameters(p)
                 .expect("remember");
@@ -145,9 +140,7 @@ impl Endpoint {
         incoming: &Incoming,
         tls: &rustls::ServerConfig,
     ) -> Result<Self, ConnectError> {
-        let mut conn = adopt(Conn::accept(
-            config, RustCrypto, gen, now, local, remote, incoming,
-        ))?;
+        let mut conn = Conn::accept(config, RustCrypto, gen, now, local, remote, incoming)?;
         let params = local_params(&mut conn);
         let secrets = Arc::new(Secrets::default());
         let mut config = tls.clone();

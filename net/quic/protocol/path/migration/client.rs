@@ -106,6 +106,7 @@ impl Paths {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_path_migration_client))]
 mod tests {
     use super::*;
+    use crate::protocol::alloc::{AllocError, Box};
     use crate::protocol::path::event::{MigrationKind, PathEvent};
     use crate::protocol::path::pmtud::{PmtudConfig, PmtudState};
     use core::time::Duration;
@@ -137,17 +138,17 @@ mod tests {
     }
 
     /// A client after its handshake with SERVER.
-    fn client() -> Paths {
-        let mut paths = Paths::new(Side::Client, CLIENT, SERVER, pmtud());
+    fn client() -> Result<Box<Paths>, AllocError> {
+        let mut paths = Paths::new(Side::Client, CLIENT, SERVER, pmtud())?;
         paths.on_handshake_confirmed(ms(0));
-        paths
+        Ok(paths)
     }
 
-    fn server() -> Paths {
-        let mut paths = Paths::new(Side::Server, SERVER, CLIENT, pmtud());
+    fn server() -> Result<Box<Paths>, AllocError> {
+        let mut paths = Paths::new(Side::Server, SERVER, CLIENT, pmtud())?;
         paths.on_peer_address_validated();
         paths.on_handshake_confirmed(ms(0));
-        paths
+        Ok(paths)
     }
 
     fn events(paths: &mut Paths) -> [Option<PathEvent>; 3] {
@@ -164,8 +165,8 @@ mod tests {
     }
 
     #[test]
-    fn local_migration() {
-        let mut paths = Paths::new(Side::Client, CLIENT, SERVER, pmtud());
+    fn local_migration() -> Result<(), AllocError> {
+        let mut paths = Paths::new(Side::Client, CLIENT, SERVER, pmtud())?;
         assert_eq!(
             paths.migrate(CLIENT_NEW, ms(0)),
             Err(MigrationError::HandshakeNotConfirmed)
@@ -208,15 +209,17 @@ mod tests {
         assert_eq!(paths.active().local(), CLIENT_NEW);
         assert_eq!(paths.active().pmtud().state(), PmtudState::Searching);
         // Servers do not migrate.
+        let mut s = server()?;
         assert_eq!(
-            server().migrate(SERVER_PREFERRED, ms(0)),
+            s.migrate(SERVER_PREFERRED, ms(0)),
             Err(MigrationError::NotClient)
         );
+        Ok(())
     }
 
     #[test]
-    fn failed_local_migration_stays() {
-        let mut paths = client();
+    fn failed_local_migration_stays() -> Result<(), AllocError> {
+        let mut paths = client()?;
         let old = paths.active().id();
         let new = paths.migrate(CLIENT_NEW, ms(0)).unwrap_or(old);
         send_challenge(&mut paths, new, 3, ms(0));
@@ -242,11 +245,12 @@ mod tests {
             paths.poll_event(),
             Some(PathEvent::Abandoned { .. })
         ));
+        Ok(())
     }
 
     #[test]
-    fn disable_active_migration_and_preferred_address() {
-        let mut paths = client();
+    fn disable_active_migration_and_preferred_address() -> Result<(), AllocError> {
+        let mut paths = client()?;
         paths.set_peer_transport_parameters(1400, true);
         assert_eq!(
             paths.migrate(CLIENT_NEW, ms(0)),
@@ -277,5 +281,6 @@ mod tests {
         assert_eq!(paths.active().pmtud().next_probe_size(), Some(1400));
         // disable_active_migration no longer applies.
         assert!(paths.migrate(CLIENT_NEW, ms(2)).is_ok());
+        Ok(())
     }
 }

@@ -203,6 +203,7 @@ impl StreamSet {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_stream_set_peer))]
 mod tests {
     use super::*;
+    use crate::protocol::alloc::{boxed, Box};
     use crate::protocol::stream::set::{StreamConfig, StreamLimits};
     use crate::protocol::stream::{ControlFrame, Side, StreamState};
 
@@ -217,16 +218,19 @@ mod tests {
         }
     }
 
-    fn set(side: Side, streams: u64) -> Result<StreamSet, TransportError> {
-        let mut s = StreamSet::new(
-            side,
-            StreamConfig {
-                local: limits(streams),
-                max_stream_window: 100,
-                max_data_window: 1000,
-                send_buffer: 1 << 16,
-            },
-        );
+    /// A stream set on the heap (it is about 600 bytes).
+    fn set(side: Side, streams: u64) -> Result<Box<StreamSet>, TransportError> {
+        let mut s = boxed(|| {
+            StreamSet::new(
+                side,
+                StreamConfig {
+                    local: limits(streams),
+                    max_stream_window: 100,
+                    max_data_window: 1000,
+                    send_buffer: 1 << 16,
+                },
+            )
+        })?;
         s.set_peer_limits(limits(streams))?;
         Ok(s)
     }

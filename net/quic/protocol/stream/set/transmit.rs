@@ -254,6 +254,7 @@ impl StreamSet {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_stream_set_transmit))]
 mod tests {
     use super::*;
+    use crate::protocol::alloc::{boxed, Box};
     use crate::protocol::alloc::{AllocError, Vec, GFP};
     use crate::protocol::stream::scheduler::Priority;
     use crate::protocol::stream::set::{StreamConfig, StreamLimits};
@@ -274,16 +275,19 @@ mod tests {
         }
     }
 
-    fn set(side: Side, data: u64, streams: u64) -> Result<StreamSet, TransportError> {
-        let mut s = StreamSet::new(
-            side,
-            StreamConfig {
-                local: limits(data, streams),
-                max_stream_window: data,
-                max_data_window: data,
-                send_buffer: 1 << 20,
-            },
-        );
+    /// A stream set on the heap (it is about 600 bytes).
+    fn set(side: Side, data: u64, streams: u64) -> Result<Box<StreamSet>, TransportError> {
+        let mut s = boxed(|| {
+            StreamSet::new(
+                side,
+                StreamConfig {
+                    local: limits(data, streams),
+                    max_stream_window: data,
+                    max_data_window: data,
+                    send_buffer: 1 << 20,
+                },
+            )
+        })?;
         s.set_peer_limits(limits(data, streams))?;
         Ok(s)
     }
