@@ -486,6 +486,41 @@ impl Paths {
     }
 }
 
+/// Addresses, times and settings the migration tests of this module and of
+/// [`client`] share.
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+mod fixtures {
+    use super::{PmtudConfig, SocketAddr};
+    use crate::protocol::time::Instant;
+    use core::time::Duration;
+
+    pub(super) const PTO: Duration = Duration::from_millis(100);
+
+    pub(super) const fn v4(o: [u8; 4], port: u16) -> SocketAddr {
+        SocketAddr::V4(core::net::SocketAddrV4::new(
+            core::net::Ipv4Addr::new(o[0], o[1], o[2], o[3]),
+            port,
+        ))
+    }
+
+    pub(super) const SERVER: SocketAddr = v4([198, 51, 100, 1], 443);
+    pub(super) const SERVER_PREFERRED: SocketAddr = v4([198, 51, 100, 2], 443);
+    pub(super) const CLIENT: SocketAddr = v4([192, 0, 2, 1], 50000);
+    pub(super) const CLIENT_REBOUND: SocketAddr = v4([192, 0, 2, 1], 50001);
+    pub(super) const CLIENT_NEW: SocketAddr = v4([203, 0, 113, 9], 50000);
+
+    pub(super) fn ms(n: u64) -> Instant {
+        Instant::from_nanos(n * 1_000_000)
+    }
+
+    pub(super) fn pmtud() -> PmtudConfig {
+        PmtudConfig {
+            max_datagram_size: 1452,
+            probe_interval: Duration::from_secs(600),
+        }
+    }
+}
+
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_path_migration))]
 mod tests {
@@ -493,31 +528,9 @@ mod tests {
     use crate::protocol::path::pmtud::PmtudState;
     use core::time::Duration;
 
-    const PTO: Duration = Duration::from_millis(100);
-
-    const fn v4(o: [u8; 4], port: u16) -> SocketAddr {
-        SocketAddr::V4(core::net::SocketAddrV4::new(
-            core::net::Ipv4Addr::new(o[0], o[1], o[2], o[3]),
-            port,
-        ))
-    }
-
-    const SERVER: SocketAddr = v4([198, 51, 100, 1], 443);
-    const SERVER_PREFERRED: SocketAddr = v4([198, 51, 100, 2], 443);
-    const CLIENT: SocketAddr = v4([192, 0, 2, 1], 50000);
-    const CLIENT_REBOUND: SocketAddr = v4([192, 0, 2, 1], 50001);
-    const CLIENT_NEW: SocketAddr = v4([203, 0, 113, 9], 50000);
-
-    fn ms(n: u64) -> Instant {
-        Instant::from_nanos(n * 1_000_000)
-    }
-
-    fn pmtud() -> PmtudConfig {
-        PmtudConfig {
-            max_datagram_size: 1452,
-            probe_interval: Duration::from_secs(600),
-        }
-    }
+    use super::fixtures::{
+        ms, pmtud, CLIENT, CLIENT_NEW, CLIENT_REBOUND, PTO, SERVER, SERVER_PREFERRED,
+    };
 
     /// A server after its handshake with CLIENT.
     fn server() -> Result<Box<Paths>, AllocError> {

@@ -108,34 +108,11 @@ mod tests {
     use super::*;
     use crate::protocol::alloc::{AllocError, Box};
     use crate::protocol::path::event::{MigrationKind, PathEvent};
-    use crate::protocol::path::pmtud::{PmtudConfig, PmtudState};
-    use core::time::Duration;
+    use crate::protocol::path::pmtud::PmtudState;
 
-    const PTO: Duration = Duration::from_millis(100);
-
-    const fn v4(o: [u8; 4], port: u16) -> SocketAddr {
-        SocketAddr::V4(core::net::SocketAddrV4::new(
-            core::net::Ipv4Addr::new(o[0], o[1], o[2], o[3]),
-            port,
-        ))
-    }
-
-    const SERVER: SocketAddr = v4([198, 51, 100, 1], 443);
-    const SERVER_PREFERRED: SocketAddr = v4([198, 51, 100, 2], 443);
-    const CLIENT: SocketAddr = v4([192, 0, 2, 1], 50000);
-    const CLIENT_REBOUND: SocketAddr = v4([192, 0, 2, 1], 50001);
-    const CLIENT_NEW: SocketAddr = v4([203, 0, 113, 9], 50000);
-
-    fn ms(n: u64) -> Instant {
-        Instant::from_nanos(n * 1_000_000)
-    }
-
-    fn pmtud() -> PmtudConfig {
-        PmtudConfig {
-            max_datagram_size: 1452,
-            probe_interval: Duration::from_secs(600),
-        }
-    }
+    use crate::protocol::path::migration::fixtures::{
+        ms, pmtud, v4, CLIENT, CLIENT_NEW, CLIENT_REBOUND, PTO, SERVER, SERVER_PREFERRED,
+    };
 
     /// A client after its handshake with SERVER.
     fn client() -> Result<Box<Paths>, AllocError> {
