@@ -5,7 +5,9 @@
 # through, e.g. `build.sh CLIPPY=1`.
 source "$(dirname "$0")/lib.sh"
 
-lock="$QUIC_WORK/.build.lock"
+# One kernel build at a time on the machine: work dirs that share a
+# toolchain (QUIC_TOOLCHAIN) share the lock.
+lock="$TOOLCHAIN/.build.lock"
 exec 9>"$lock"
 flock -n 9 || { log "another kernel build is running; waiting"; flock 9; }
 
