@@ -37,11 +37,16 @@
 #define CID_LEN 16		/* the kernel's connection ID length */
 #define TOKEN_LEN 16
 
+/* The remote peer: a UDP socket, and the QUIC socket's address. */
+struct peer {
+	int udp;
+	struct sockaddr_storage addr;
+	socklen_t len;
+};
+
 FIXTURE(endpoint) {
 	int quic;		/* the listening QUIC socket */
-	int udp;		/* the remote peer */
-	struct sockaddr_storage addr;	/* the QUIC socket's address */
-	socklen_t len;
+	struct peer peer;
 };
 
 FIXTURE_VARIANT(endpoint) {
@@ -77,47 +82,50 @@ FIXTURE_SETUP(endpoint)
 
 	self->quic = socket(variant->family, SOCK_DGRAM, IPPROTO_QUIC);
 	ASSERT_LE(0, self->quic) TH_LOG("socket: %s", strerror(errno));
-	self->len = loopback(variant->family, &self->addr);
-	ASSERT_EQ(0, bind(self->quic, (struct sockaddr *)&self->addr, self->len))
+	self->peer.len = loopback(variant->family, &self->peer.addr);
+	ASSERT_EQ(0, bind(self->quic, (struct sockaddr *)&self->peer.addr, self->peer.len))
 		TH_LOG("bind: %s", strerror(errno));
-	ASSERT_EQ(0, getsockname(self->quic, (struct sockaddr *)&self->addr, &self->len));
+	ASSERT_EQ(0, getsockname(self->quic, (struct sockaddr *)&self->peer.addr,
+				 &self->peer.len));
 	ASSERT_EQ(0, setsockopt(self->quic, SOL_QUIC, QUIC_SOCKOPT_ALPN, "smb", 3));
 	if (variant->listen)
 		ASSERT_EQ(0, listen(self->quic, 8)) TH_LOG("listen: %s", strerror(errno));
 
-	self->udp = socket(variant->family, SOCK_DGRAM, IPPROTO_UDP);
-	ASSERT_LE(0, self->udp);
+	self->peer.udp = socket(variant->family, SOCK_DGRAM, IPPROTO_UDP);
+	ASSERT_LE(0, self->peer.udp);
 	any_len = loopback(variant->family, &any);
-	ASSERT_EQ(0, bind(self->udp, (struct sockaddr *)&any, any_len));
+	ASSERT_EQ(0, bind(self->peer.udp, (struct sockaddr *)&any, any_len));
 }
 
 FIXTURE_TEARDOWN(endpoint)
 {
-	close(self->udp);
+	close(self->peer.udp);
 	close(self->quic);
 }
 
 /* Sends @len bytes of @buf to the QUIC socket's port; returns the length of
- * the answer in @out, or -1 when none came within @ms milliseconds.
+ * the answer in @out, -1 when none came within @ms milliseconds, -2 when
+ * sending failed or the answer came from another address.
  */
-static int exchange(struct __test_metadata *_metadata, FIXTURE_DATA(endpoint) *self,
-		    const unsigned char *buf, size_t len, unsigned char *out, size_t cap,
-		    int ms)
+static int exchange(const struct peer *p, const unsigned char *buf, size_t len,
+		    unsigned char *out, size_t cap, int ms)
 {
-	struct pollfd pfd = { .fd = self->udp, .events = POLLIN };
+	struct pollfd pfd = { .fd = p->udp, .events = POLLIN };
 	struct sockaddr_storage from;
 	socklen_t flen = sizeof(from);
 	ssize_t n;
 
-	n = sendto(self->udp, buf, len, 0, (struct sockaddr *)&self->addr, self->len);
-	EXPECT_EQ((ssize_t)len, n) TH_LOG("sendto: %s", strerror(errno));
+	n = sendto(p->udp, buf, len, 0, (const struct sockaddr *)&p->addr, p->len);
+	if (n != (ssize_t)len)
+		return -2;
 	if (poll(&pfd, 1, ms) != 1)
 		return -1;
-	n = recvfrom(self->udp, out, cap, 0, (struct sockaddr *)&from, &flen);
+	n = recvfrom(p->udp, out, cap, 0, (struct sockaddr *)&from, &flen);
 	if (n < 0)
 		return -1;
 	/* The answer comes from the QUIC socket's address and port. */
-	EXPECT_EQ(0, memcmp(&from, &self->addr, self->len));
+	if (flen != p->len || memcmp(&from, &p->addr, p->len))
+		return -2;
 	return n;
 }
 
@@ -149,7 +157,7 @@ TEST_F(endpoint, version_negotiation)
 	int n;
 
 	unknown_version(buf, sizeof(buf));
-	n = exchange(_metadata, self, buf, sizeof(buf), vn, sizeof(vn), 2000);
+	n = exchange(&self->peer, buf, sizeof(buf), vn, sizeof(vn), 2000);
 	if (!variant->listen) {
 		/* Nobody to negotiate for. */
 		EXPECT_EQ(-1, n);
@@ -174,18 +182,18 @@ TEST_F(endpoint, small_unknown_version_dropped)
 	unsigned char buf[1199], out[1500];
 
 	unknown_version(buf, sizeof(buf));
-	EXPECT_EQ(-1, exchange(_metadata, self, buf, sizeof(buf), out, sizeof(out), 500));
+	EXPECT_EQ(-1, exchange(&self->peer, buf, sizeof(buf), out, sizeof(out), 500));
 }
 
-static int reset_for(struct __test_metadata *_metadata, FIXTURE_DATA(endpoint) *self,
-		     unsigned char cid_byte, size_t len, unsigned char *out)
+static int reset_for(const struct peer *p, unsigned char cid_byte, size_t len,
+		     unsigned char *out)
 {
 	unsigned char buf[200];
 
 	memset(buf, 0x5c, sizeof(buf));
 	buf[0] = 0x40;
 	memset(buf + 1, cid_byte, CID_LEN);
-	return exchange(_metadata, self, buf, len, out, 1500, 2000);
+	return exchange(p, buf, len, out, 1500, 2000);
 }
 
 TEST_F(endpoint, stateless_reset)
@@ -193,17 +201,17 @@ TEST_F(endpoint, stateless_reset)
 	unsigned char a[1500], b[1500], c[1500];
 	int na, nb, nc;
 
-	na = reset_for(_metadata, self, 0x11, 100, a);
+	na = reset_for(&self->peer, 0x11, 100, a);
 	ASSERT_LE(41, na) TH_LOG("no stateless reset (%d)", na);
 	EXPECT_GT(100, na);
 	EXPECT_EQ(0x40, a[0] & 0xc0);
 	/* The token is a function of the connection ID ... */
-	nb = reset_for(_metadata, self, 0x11, 60, b);
+	nb = reset_for(&self->peer, 0x11, 60, b);
 	ASSERT_LE(41, nb);
 	EXPECT_GT(60, nb);
 	EXPECT_EQ(0, memcmp(a + na - TOKEN_LEN, b + nb - TOKEN_LEN, TOKEN_LEN));
 	/* ... and differs for another one. */
-	nc = reset_for(_metadata, self, 0x22, 100, c);
+	nc = reset_for(&self->peer, 0x22, 100, c);
 	ASSERT_LE(41, nc);
 	EXPECT_NE(0, memcmp(a + na - TOKEN_LEN, c + nc - TOKEN_LEN, TOKEN_LEN));
 }
@@ -213,7 +221,7 @@ TEST_F(endpoint, tiny_trigger_gets_no_reset)
 	unsigned char out[1500];
 
 	/* A reset must be smaller than its trigger and at least 41 bytes. */
-	EXPECT_EQ(-1, reset_for(_metadata, self, 0x33, 41, out));
+	EXPECT_EQ(-1, reset_for(&self->peer, 0x33, 41, out));
 }
 
 TEST_HARNESS_MAIN
