@@ -11,7 +11,9 @@
 
 use kernel::{net::protocol::Registration, prelude::*, uapi};
 
+mod clock;
 pub mod crypto;
+mod endpoint;
 pub mod protocol;
 mod socket;
 mod tunnel;

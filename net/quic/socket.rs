@@ -9,6 +9,8 @@
 //! close(2) detaches it.
 
 use crate::{
+    endpoint::ListenerId,
+    protocol::endpoint::alpn::AlpnList,
     tunnel::{Tunnel, TunnelRegistry},
     uapi,
 };
@@ -89,6 +91,9 @@ impl InetProtocol for Quic {
     fn close(sk: &ProtoSock<Self>) {
         let tunnel = sk.data().inner.lock().tunnel.take();
         if let Some(t) = tunnel {
+            if sk.state() == State::Listen as u8 {
+                t.endpoint().unlisten(ListenerId::of(sk));
+            }
             sk.shared().release(t);
         }
     }
@@ -109,11 +114,17 @@ impl InetProtocol for Quic {
         Ok(())
     }
 
-    fn listen(sk: &ProtoSock<Self>, _backlog: i32) -> Result {
+    fn listen(sk: &ProtoSock<Self>, backlog: i32) -> Result {
         let inner = sk.data().inner.lock();
-        if inner.bound.is_none() {
-            return Err(EINVAL);
-        }
+        let tunnel = inner.tunnel.as_ref().ok_or(EINVAL)?;
+        // The socket layer caps the backlog at somaxconn.
+        let backlog = usize::try_from(backlog).unwrap_or(0);
+        let alpn = AlpnList::from_socket_option(&inner.alpn).map_err(|_| EINVAL)?;
+        // New connections for the socket's ALPN list reach the endpoint of
+        // its address; listening again only changes the backlog.
+        tunnel
+            .endpoint()
+            .listen(ListenerId::of(sk), alpn, backlog)?;
         sk.set_state(State::Listen);
         Ok(())
     }
@@ -140,7 +151,10 @@ impl InetProtocol for Quic {
                 if sk.state() == State::Listen as u8 {
                     return Err(EINVAL);
                 }
-                inner.alpn = val.read_vec(ALPN_MAX, GFP_KERNEL)?;
+                let alpn = val.read_vec(ALPN_MAX, GFP_KERNEL)?;
+                // Names of 1 to 255 bytes, separated by commas.
+                AlpnList::from_socket_option(&alpn).map_err(|_| EINVAL)?;
+                inner.alpn = alpn;
                 Ok(())
             }
             n if n <= uapi::QUIC_SOCKOPT_TRANSPORT_PARAM_EXT => Err(EOPNOTSUPP),

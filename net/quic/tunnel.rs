@@ -8,16 +8,16 @@
 //! lower UDP socket". The [`TunnelRegistry`] finds or creates that socket at
 //! bind(2) and releases it when its last QUIC socket closes.
 //!
-//! Datagrams arriving on a tunnel go to its [`Receiver`]. Until the
-//! connection and endpoint state machines are wired in, it counts and drops
-//! them.
+//! Datagrams arriving on a tunnel go to its [`Receiver`], which counts them
+//! and hands them to the tunnel's [`Endpoint`].
 
+use crate::endpoint::Endpoint;
 use kernel::{
     net::{
         addr::SocketAddr,
         namespace::Namespace,
-        skbuff::{DropReason, SkBuff},
-        udp_tunnel::{Handler, RecvInfo, UdpTunnel},
+        skbuff::SkBuff,
+        udp_tunnel::{Handler, RecvInfo, TunnelSock, UdpTunnel},
     },
     new_mutex,
     prelude::*,
@@ -28,19 +28,24 @@ use kernel::{
 };
 
 /// The receive side of a tunnel.
+#[pin_data]
 pub(crate) struct Receiver {
     /// Datagrams received.
     datagrams: Atomic<u64>,
     /// UDP payload bytes received.
     bytes: Atomic<u64>,
+    /// Where they go.
+    #[pin]
+    endpoint: Endpoint,
 }
 
 impl Receiver {
-    fn new() -> Self {
-        Self {
+    fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
             datagrams: Atomic::new(0),
             bytes: Atomic::new(0),
-        }
+            endpoint <- Endpoint::new(),
+        })
     }
 
     /// Datagrams received so far.
@@ -58,20 +63,26 @@ impl Receiver {
 
 #[vtable]
 impl Handler for Receiver {
-    fn recv(this: ArcBorrow<'_, Self>, skb: SkBuff, _info: &RecvInfo) {
+    fn recv(this: ArcBorrow<'_, Self>, sock: &TunnelSock<'_>, skb: SkBuff, info: &RecvInfo) {
         this.datagrams.fetch_add(1, Relaxed);
         this.bytes.fetch_add(skb.len() as u64, Relaxed);
-        // No endpoint to hand the datagram to yet.
-        skb.drop_with_reason(DropReason::UNHANDLED_PROTO);
+        this.endpoint.receive(sock, skb, info);
     }
 }
 
 /// A UDP tunnel socket shared by the QUIC sockets bound to its address.
 pub(crate) struct Tunnel {
     udp: UdpTunnel<Receiver>,
+    /// The tunnel's handler, also held by `udp`.
+    receiver: Arc<Receiver>,
 }
 
 impl Tunnel {
+    /// The endpoint of the tunnel's address.
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.receiver.endpoint
+    }
+
     /// The bound address, with the port the kernel chose for port 0.
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.udp.local_addr()
@@ -79,8 +90,8 @@ impl Tunnel {
 
     /// The receive side.
     #[cfg(CONFIG_IP_QUIC_KUNIT_TEST)]
-    pub(crate) fn receiver(&self) -> ArcBorrow<'_, Receiver> {
-        self.udp.handler()
+    pub(crate) fn receiver(&self) -> &Receiver {
+        &self.receiver
     }
 }
 
@@ -154,9 +165,9 @@ impl TunnelRegistry {
             }
         }
         entries.reserve(1, GFP_KERNEL)?;
-        let receiver = Arc::new(Receiver::new(), GFP_KERNEL)?;
-        let udp = UdpTunnel::new(net, addr, receiver)?;
-        let tunnel = Arc::new(Tunnel { udp }, GFP_KERNEL)?;
+        let receiver = Arc::pin_init(Receiver::new(), GFP_KERNEL)?;
+        let udp = UdpTunnel::new(net, addr, receiver.clone())?;
+        let tunnel = Arc::new(Tunnel { udp, receiver }, GFP_KERNEL)?;
         entries.push(
             Entry {
                 tunnel: tunnel.clone(),

@@ -171,6 +171,43 @@ impl SocketAddr {
     }
 }
 
+impl From<SocketAddr> for core::net::SocketAddr {
+    fn from(a: SocketAddr) -> Self {
+        use core::net::{SocketAddrV4, SocketAddrV6};
+        match a {
+            SocketAddr::V4 { addr, port } => Self::V4(SocketAddrV4::new(addr.into(), port)),
+            SocketAddr::V6 {
+                addr,
+                port,
+                flowinfo,
+                scope_id,
+            } => Self::V6(SocketAddrV6::new(
+                addr.into(),
+                port,
+                u32::from_be(flowinfo),
+                scope_id,
+            )),
+        }
+    }
+}
+
+impl From<core::net::SocketAddr> for SocketAddr {
+    fn from(a: core::net::SocketAddr) -> Self {
+        match a {
+            core::net::SocketAddr::V4(a) => Self::V4 {
+                addr: a.ip().octets(),
+                port: a.port(),
+            },
+            core::net::SocketAddr::V6(a) => Self::V6 {
+                addr: a.ip().octets(),
+                port: a.port(),
+                flowinfo: a.flowinfo().to_be(),
+                scope_id: a.scope_id(),
+            },
+        }
+    }
+}
+
 #[macros::kunit_tests(rust_kernel_net_addr)]
 mod tests {
     use super::*;
@@ -221,5 +258,35 @@ mod tests {
     fn bad_family() {
         assert!(SocketAddr::from_bytes(&[0xff, 0xff, 0, 0]) == Err(EAFNOSUPPORT));
         assert!(SocketAddr::from_bytes(&[2]) == Err(EINVAL));
+    }
+
+    #[test]
+    fn core_net_round_trip() {
+        let v4 = SocketAddr::V4 {
+            addr: [192, 0, 2, 1],
+            port: 4433,
+        };
+        let c: core::net::SocketAddr = v4.into();
+        assert_eq!(c.port(), 4433);
+        assert!(c.is_ipv4());
+        assert_eq!(SocketAddr::from(c), v4);
+        let mut addr = [0u8; 16];
+        addr[0] = 0x20;
+        addr[1] = 0x01;
+        addr[15] = 7;
+        let v6 = SocketAddr::V6 {
+            addr,
+            port: 443,
+            flowinfo: 0x0001_2345u32.to_be(),
+            scope_id: 3,
+        };
+        let c = core::net::SocketAddr::from(v6);
+        assert!(c.is_ipv6());
+        if let core::net::SocketAddr::V6(c) = c {
+            assert_eq!(c.flowinfo(), 0x0001_2345);
+            assert_eq!(c.scope_id(), 3);
+            assert_eq!(c.ip().octets(), addr);
+        }
+        assert_eq!(SocketAddr::from(c), v6);
     }
 }

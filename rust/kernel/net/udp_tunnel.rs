@@ -19,7 +19,8 @@
 use super::{
     addr::SocketAddr,
     namespace::Namespace,
-    skbuff::{DropReason, SkBuff}, //
+    skbuff::{DropReason, SkBuff},
+    sock::Sock, //
 };
 use crate::{
     bindings,
@@ -75,9 +76,10 @@ pub struct IcmpError {
 /// sleep.
 #[vtable]
 pub trait Handler: Send + Sync + Sized + 'static {
-    /// A datagram arrived. `skb` holds the UDP payload (the UDP header is
-    /// pulled: it is at `skb.linear_at(-8, 8)`); the handler owns it.
-    fn recv(this: ArcBorrow<'_, Self>, skb: SkBuff, info: &RecvInfo);
+    /// A datagram arrived on `sock`. `skb` holds the UDP payload (the UDP
+    /// header is pulled: it is at `skb.linear_at(-8, 8)`); the handler owns
+    /// it. Replies can go out through `sock` ([`TunnelSock::send`]).
+    fn recv(this: ArcBorrow<'_, Self>, sock: &TunnelSock<'_>, skb: SkBuff, info: &RecvInfo);
 
     /// An ICMP error arrived for a datagram sent from the tunnel.
     fn icmp_error(_this: ArcBorrow<'_, Self>, _err: &IcmpError) {
@@ -98,6 +100,22 @@ pub struct SendOptions {
     /// Set the IPv4 "don't fragment" bit. IPv6 datagrams are never
     /// fragmented by routers and ignore it.
     pub df: bool,
+}
+
+/// The UDP socket of a tunnel, borrowed: what transmits.
+///
+/// [`UdpTunnel::sock`] lends it for as long as the tunnel lives, and a
+/// [`Handler`] gets it for the duration of a call, to reply from the socket
+/// the datagram arrived on.
+///
+/// # Invariants
+///
+/// `sk` is a UDP socket set up as a tunnel by [`UdpTunnel::new`], alive for
+/// `'a`, bound to port `port`; `v6` tells whether it is an IPv6 socket.
+pub struct TunnelSock<'a> {
+    sk: &'a Sock,
+    port: u16,
+    v6: bool,
 }
 
 /// A kernel UDP tunnel socket with its receive handler `T`.
@@ -237,193 +255,26 @@ impl<T: Handler> UdpTunnel<T> {
         unsafe { <Arc<T> as ForeignOwnable>::borrow(self.handler) }
     }
 
+    /// The UDP socket, to transmit from.
+    pub fn sock(&self) -> TunnelSock<'_> {
+        // INVARIANT: The tunnel socket lives as long as `self`.
+        TunnelSock {
+            // SAFETY: The socket is alive while `self` is, by the type
+            // invariant.
+            sk: unsafe { Sock::from_raw(self.sk()) },
+            port: self.local.port(),
+            v6: matches!(self.local, SocketAddr::V6 { .. }),
+        }
+    }
+
+    /// Sends `skb` to `dst` from the tunnel: see [`TunnelSock::send`].
+    pub fn send(&self, skb: SkBuff, dst: &SocketAddr, opts: &SendOptions) -> Result {
+        self.sock().send(skb, dst, opts)
+    }
+
     fn sk(&self) -> *mut bindings::sock {
         // SAFETY: The socket is alive by the type invariant.
         unsafe { (*self.sock.as_ptr()).sk }
-    }
-
-    /// Sends the data of `skb` as one UDP datagram (or a GSO batch of them,
-    /// see [`SkBuff::set_gso_udp_l4`]) from the tunnel's port to `dst`.
-    ///
-    /// The skb is consumed either way. IPv4 destinations (or v4-mapped ones)
-    /// are allowed on an IPv6 tunnel; an IPv6 destination on an IPv4 tunnel
-    /// fails with `EAFNOSUPPORT`. A failed route lookup returns its error
-    /// (`ENETUNREACH`, `EHOSTUNREACH`, ...); later losses are silent, as for
-    /// any datagram.
-    pub fn send(&self, mut skb: SkBuff, dst: &SocketAddr, opts: &SendOptions) -> Result {
-        if let Err(e) = skb.ensure_headroom(TX_HEADROOM) {
-            skb.drop_with_reason(DropReason::NOMEM);
-            return Err(e);
-        }
-        let dst_v4 = match dst {
-            SocketAddr::V4 { .. } => Some(*dst),
-            SocketAddr::V6 { .. } => dst.to_v4_mapped(),
-        };
-        let src_v4 = opts.src.and_then(|s| match s {
-            SocketAddr::V4 { .. } => Some(s),
-            SocketAddr::V6 { .. } => s.to_v4_mapped(),
-        });
-        match (self.local, dst_v4) {
-            (_, Some(SocketAddr::V4 { addr, port })) => self.send4(skb, addr, port, src_v4, opts),
-            #[cfg(CONFIG_IPV6 = "y")]
-            (SocketAddr::V6 { .. }, None) => self.send6(skb, dst, opts),
-            _ => {
-                skb.drop_with_reason(DropReason::INVALID_PROTO);
-                Err(EAFNOSUPPORT)
-            }
-        }
-    }
-
-    /// Marks a GSO skb `CHECKSUM_PARTIAL` over the UDP header about to be
-    /// pushed, as `__udp_gso_segment()` requires (`udp_set_csum()` does
-    /// not for GSO).
-    fn prepare_gso(skb: &mut SkBuff) {
-        if skb.is_gso() {
-            // The headroom holds at least the UDP header (`TX_HEADROOM`).
-            let start = skb.headroom() - UDP_HEADER_LEN;
-            if let Ok(start) = u16::try_from(start) {
-                // SAFETY: `start` is where `udp_tunnel*_xmit_skb()` pushes the
-                // UDP header, in the linear buffer; its checksum field is at
-                // offset 6.
-                unsafe { skb.set_checksum_partial(start, 6) };
-            }
-        }
-    }
-
-    fn send4(
-        &self,
-        mut skb: SkBuff,
-        daddr: [u8; 4],
-        dport: u16,
-        src: Option<SocketAddr>,
-        opts: &SendOptions,
-    ) -> Result {
-        let saddr = match src {
-            Some(SocketAddr::V4 { addr, .. }) => u32::from_ne_bytes(addr),
-            _ => 0,
-        };
-        let daddr = u32::from_ne_bytes(daddr);
-        let sport = self.local.port().to_be();
-        let dport = dport.to_be();
-        // SAFETY: All-zero is a valid `struct flowi4`.
-        let mut fl4: bindings::flowi4 = unsafe { MaybeUninit::zeroed().assume_init() };
-        // SAFETY: `net` and the socket are alive; `fl4` is a valid out
-        // parameter. The result is a route or an error pointer.
-        let rt = unsafe {
-            bindings::ip_route_output_ports(
-                self.net.as_raw(),
-                &mut fl4,
-                self.sk(),
-                daddr,
-                saddr,
-                dport,
-                sport,
-                bindings::IPPROTO_UDP as u8,
-                opts.tos & !ECN_MASK,
-                0,
-            )
-        };
-        let rt = match from_err_ptr(rt) {
-            Ok(rt) => rt,
-            Err(e) => {
-                skb.drop_with_reason(DropReason::NOT_SPECIFIED);
-                return Err(e);
-            }
-        };
-        let ttl = match opts.ttl {
-            // SAFETY: `rt` is a valid route we hold a reference to.
-            0 => (unsafe { bindings::ip4_dst_hoplimit(&raw mut (*rt).dst) }) as u8,
-            t => t,
-        };
-        let df = if opts.df { IP_DF.to_be() } else { 0 };
-        Self::prepare_gso(&mut skb);
-        // SAFETY: The route reference and the skb are handed over (the
-        // function consumes both); the skb has `TX_HEADROOM` bytes of private
-        // headroom; `fl4.saddr` is the source the route chose.
-        unsafe {
-            bindings::udp_tunnel_xmit_skb(
-                rt,
-                self.sk(),
-                skb.into_raw().as_ptr(),
-                fl4.saddr,
-                daddr,
-                opts.tos,
-                ttl,
-                df,
-                sport,
-                dport,
-                false,
-                false,
-                0,
-            )
-        };
-        Ok(())
-    }
-
-    #[cfg(CONFIG_IPV6 = "y")]
-    fn send6(&self, mut skb: SkBuff, dst: &SocketAddr, opts: &SendOptions) -> Result {
-        let SocketAddr::V6 {
-            addr: daddr,
-            port: dport,
-            flowinfo,
-            scope_id,
-        } = *dst
-        else {
-            return Err(EAFNOSUPPORT);
-        };
-        // SAFETY: All-zero is a valid `struct flowi6`.
-        let mut fl6: bindings::flowi6 = unsafe { MaybeUninit::zeroed().assume_init() };
-        fl6.__fl_common.flowic_oif = i32::try_from(scope_id).unwrap_or(0);
-        fl6.__fl_common.flowic_proto = bindings::IPPROTO_UDP as u8;
-        // SAFETY: The socket is alive; `sk_mark` is read racily as in C.
-        fl6.__fl_common.flowic_mark = unsafe { (*self.sk()).sk_mark };
-        fl6.daddr.in6_u.u6_addr8 = daddr;
-        if let Some(SocketAddr::V6 { addr, .. }) = opts.src {
-            fl6.saddr.in6_u.u6_addr8 = addr;
-        }
-        let label = flowinfo & 0x000f_ffff;
-        fl6.flowlabel = label.to_be();
-        fl6.uli.ports.dport = dport.to_be();
-        fl6.uli.ports.sport = self.local.port().to_be();
-        // SAFETY: `net` and the socket are alive; `fl6` is valid. The result
-        // is a route we own or an error pointer.
-        let dst = unsafe {
-            bindings::ip6_dst_lookup_flow(self.net.as_raw(), self.sk(), &mut fl6, core::ptr::null())
-        };
-        let dst = match from_err_ptr(dst) {
-            Ok(d) => d,
-            Err(e) => {
-                skb.drop_with_reason(DropReason::NOT_SPECIFIED);
-                return Err(e);
-            }
-        };
-        let ttl = match opts.ttl {
-            // SAFETY: `dst` is a valid route we hold a reference to.
-            0 => (unsafe { bindings::ip6_dst_hoplimit(dst) }) as u8,
-            t => t,
-        };
-        Self::prepare_gso(&mut skb);
-        // SAFETY: The route reference and the skb are handed over; the skb
-        // has `TX_HEADROOM` bytes of private headroom; the addresses live in
-        // `fl6` for the call.
-        unsafe {
-            bindings::udp_tunnel6_xmit_skb(
-                dst,
-                self.sk(),
-                skb.into_raw().as_ptr(),
-                core::ptr::null_mut(),
-                &fl6.saddr,
-                &fl6.daddr,
-                opts.tos,
-                ttl,
-                label.to_be(),
-                fl6.uli.ports.sport,
-                fl6.uli.ports.dport,
-                false,
-                0,
-            )
-        };
-        Ok(())
     }
 
     /// Parses the IP and UDP headers of a datagram handed to `encap_rcv`
@@ -514,7 +365,16 @@ impl<T: Handler> UdpTunnel<T> {
             skb.drop_with_reason(DropReason::PKT_TOO_SMALL);
             return 0;
         }
-        T::recv(handler, skb, &info);
+        // INVARIANT: `sk` is the tunnel socket (we are its `encap_rcv`), alive
+        // for this call; the datagram was sent to its port.
+        let sock = TunnelSock {
+            // SAFETY: The receive path holds the socket for this call.
+            sk: unsafe { Sock::from_raw(sk) },
+            port: info.dst.port(),
+            // SAFETY: `skc_family` is set at creation and never changes.
+            v6: unsafe { (*sk).__sk_common.skc_family } == bindings::AF_INET6 as u16,
+        };
+        T::recv(handler, &sock, skb, &info);
         0
     }
 
@@ -543,6 +403,203 @@ impl<T: Handler> UdpTunnel<T> {
             info,
         };
         T::icmp_error(handler, &err);
+    }
+}
+
+impl TunnelSock<'_> {
+    /// The local port datagrams leave from.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Sends the data of `skb` as one UDP datagram (or a GSO batch of them,
+    /// see [`SkBuff::set_gso_udp_l4`]) from the tunnel's port to `dst`.
+    ///
+    /// The skb is consumed either way. IPv4 destinations (or v4-mapped ones)
+    /// are allowed on an IPv6 tunnel; an IPv6 destination on an IPv4 tunnel
+    /// fails with `EAFNOSUPPORT`. A failed route lookup returns its error
+    /// (`ENETUNREACH`, `EHOSTUNREACH`, ...); later losses are silent, as for
+    /// any datagram.
+    pub fn send(&self, mut skb: SkBuff, dst: &SocketAddr, opts: &SendOptions) -> Result {
+        if let Err(e) = skb.ensure_headroom(TX_HEADROOM) {
+            skb.drop_with_reason(DropReason::NOMEM);
+            return Err(e);
+        }
+        let dst_v4 = match dst {
+            SocketAddr::V4 { .. } => Some(*dst),
+            SocketAddr::V6 { .. } => dst.to_v4_mapped(),
+        };
+        let src_v4 = opts.src.and_then(|s| match s {
+            SocketAddr::V4 { .. } => Some(s),
+            SocketAddr::V6 { .. } => s.to_v4_mapped(),
+        });
+        match (self.v6, dst_v4) {
+            (_, Some(SocketAddr::V4 { addr, port })) => self.send4(skb, addr, port, src_v4, opts),
+            #[cfg(CONFIG_IPV6 = "y")]
+            (true, None) => self.send6(skb, dst, opts),
+            _ => {
+                skb.drop_with_reason(DropReason::INVALID_PROTO);
+                Err(EAFNOSUPPORT)
+            }
+        }
+    }
+
+    /// Marks a GSO skb `CHECKSUM_PARTIAL` over the UDP header about to be
+    /// pushed, as `__udp_gso_segment()` requires (`udp_set_csum()` does
+    /// not for GSO).
+    fn prepare_gso(skb: &mut SkBuff) {
+        if skb.is_gso() {
+            // The headroom holds at least the UDP header (`TX_HEADROOM`).
+            let start = skb.headroom() - UDP_HEADER_LEN;
+            if let Ok(start) = u16::try_from(start) {
+                // SAFETY: `start` is where `udp_tunnel*_xmit_skb()` pushes the
+                // UDP header, in the linear buffer; its checksum field is at
+                // offset 6.
+                unsafe { skb.set_checksum_partial(start, 6) };
+            }
+        }
+    }
+
+    fn send4(
+        &self,
+        mut skb: SkBuff,
+        daddr: [u8; 4],
+        dport: u16,
+        src: Option<SocketAddr>,
+        opts: &SendOptions,
+    ) -> Result {
+        let saddr = match src {
+            Some(SocketAddr::V4 { addr, .. }) => u32::from_ne_bytes(addr),
+            _ => 0,
+        };
+        let daddr = u32::from_ne_bytes(daddr);
+        let sport = self.port.to_be();
+        let dport = dport.to_be();
+        // SAFETY: All-zero is a valid `struct flowi4`.
+        let mut fl4: bindings::flowi4 = unsafe { MaybeUninit::zeroed().assume_init() };
+        // SAFETY: `net` and the socket are alive; `fl4` is a valid out
+        // parameter. The result is a route or an error pointer.
+        let rt = unsafe {
+            bindings::ip_route_output_ports(
+                self.sk.net().as_raw(),
+                &mut fl4,
+                self.sk.as_raw(),
+                daddr,
+                saddr,
+                dport,
+                sport,
+                bindings::IPPROTO_UDP as u8,
+                opts.tos & !ECN_MASK,
+                0,
+            )
+        };
+        let rt = match from_err_ptr(rt) {
+            Ok(rt) => rt,
+            Err(e) => {
+                skb.drop_with_reason(DropReason::NOT_SPECIFIED);
+                return Err(e);
+            }
+        };
+        let ttl = match opts.ttl {
+            // SAFETY: `rt` is a valid route we hold a reference to.
+            0 => (unsafe { bindings::ip4_dst_hoplimit(&raw mut (*rt).dst) }) as u8,
+            t => t,
+        };
+        let df = if opts.df { IP_DF.to_be() } else { 0 };
+        Self::prepare_gso(&mut skb);
+        // SAFETY: The route reference and the skb are handed over (the
+        // function consumes both); the skb has `TX_HEADROOM` bytes of private
+        // headroom; `fl4.saddr` is the source the route chose.
+        unsafe {
+            bindings::udp_tunnel_xmit_skb(
+                rt,
+                self.sk.as_raw(),
+                skb.into_raw().as_ptr(),
+                fl4.saddr,
+                daddr,
+                opts.tos,
+                ttl,
+                df,
+                sport,
+                dport,
+                false,
+                false,
+                0,
+            )
+        };
+        Ok(())
+    }
+
+    #[cfg(CONFIG_IPV6 = "y")]
+    fn send6(&self, mut skb: SkBuff, dst: &SocketAddr, opts: &SendOptions) -> Result {
+        let SocketAddr::V6 {
+            addr: daddr,
+            port: dport,
+            flowinfo,
+            scope_id,
+        } = *dst
+        else {
+            return Err(EAFNOSUPPORT);
+        };
+        // SAFETY: All-zero is a valid `struct flowi6`.
+        let mut fl6: bindings::flowi6 = unsafe { MaybeUninit::zeroed().assume_init() };
+        fl6.__fl_common.flowic_oif = i32::try_from(scope_id).unwrap_or(0);
+        fl6.__fl_common.flowic_proto = bindings::IPPROTO_UDP as u8;
+        // SAFETY: The socket is alive (type invariant); `sk_mark` is read
+        // racily as in C.
+        fl6.__fl_common.flowic_mark = unsafe { (*self.sk.as_raw()).sk_mark };
+        fl6.daddr.in6_u.u6_addr8 = daddr;
+        if let Some(SocketAddr::V6 { addr, .. }) = opts.src {
+            fl6.saddr.in6_u.u6_addr8 = addr;
+        }
+        let label = flowinfo & 0x000f_ffff;
+        fl6.flowlabel = label.to_be();
+        fl6.uli.ports.dport = dport.to_be();
+        fl6.uli.ports.sport = self.port.to_be();
+        // SAFETY: `net` and the socket are alive; `fl6` is valid. The result
+        // is a route we own or an error pointer.
+        let dst = unsafe {
+            bindings::ip6_dst_lookup_flow(
+                self.sk.net().as_raw(),
+                self.sk.as_raw(),
+                &mut fl6,
+                core::ptr::null(),
+            )
+        };
+        let dst = match from_err_ptr(dst) {
+            Ok(d) => d,
+            Err(e) => {
+                skb.drop_with_reason(DropReason::NOT_SPECIFIED);
+                return Err(e);
+            }
+        };
+        let ttl = match opts.ttl {
+            // SAFETY: `dst` is a valid route we hold a reference to.
+            0 => (unsafe { bindings::ip6_dst_hoplimit(dst) }) as u8,
+            t => t,
+        };
+        Self::prepare_gso(&mut skb);
+        // SAFETY: The route reference and the skb are handed over; the skb
+        // has `TX_HEADROOM` bytes of private headroom; the addresses live in
+        // `fl6` for the call.
+        unsafe {
+            bindings::udp_tunnel6_xmit_skb(
+                dst,
+                self.sk.as_raw(),
+                skb.into_raw().as_ptr(),
+                core::ptr::null_mut(),
+                &fl6.saddr,
+                &fl6.daddr,
+                opts.tos,
+                ttl,
+                label.to_be(),
+                fl6.uli.ports.sport,
+                fl6.uli.ports.dport,
+                false,
+                0,
+            )
+        };
+        Ok(())
     }
 }
 
@@ -595,7 +652,7 @@ mod tests {
 
     #[vtable]
     impl Handler for Catcher {
-        fn recv(this: ArcBorrow<'_, Self>, mut skb: SkBuff, info: &RecvInfo) {
+        fn recv(this: ArcBorrow<'_, Self>, _: &TunnelSock<'_>, mut skb: SkBuff, info: &RecvInfo) {
             if skb.linearize().is_err() {
                 return;
             }

@@ -41,5 +41,5 @@ kmake() { PATH="$KPATH" "${KMAKE[@]}" "$@"; }
 
 # The directories of the repo that are copied into the kernel tree as-is.
 OVERLAY_DIRS=(net/quic include/uapi/linux/quic.h include/net/quic rust/kernel/net
-              rust/kernel/crypto.rs rust/kernel/crypto rust/helpers Documentation/networking/quic.rst
+              rust/kernel/crypto.rs rust/kernel/crypto rust/kernel/random.rs rust/helpers Documentation/networking/quic.rst
               samples/rust/quic tools/testing/selftests/net/quic)
