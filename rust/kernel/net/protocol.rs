@@ -34,10 +34,16 @@ use crate::{
     bindings,
     error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
     prelude::*,
-    sync::SpinLockBh,
+    sync::{
+        aref::{ARef, AlwaysRefCounted},
+        SpinLockBh,
+    },
     types::Opaque,
     ThisModule, //
 };
+
+mod timer;
+
 use core::{
     cell::UnsafeCell,
     marker::PhantomData,
@@ -173,6 +179,13 @@ pub trait InetProtocol: Sized + 'static {
     fn release_cb(_sk: &ProtoSock<Self>) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// The socket's timer fired ([`ProtoSock::set_timer`]). Runs in softirq,
+    /// without the socket lock; must not sleep. A protocol that implements
+    /// it gets one timer per socket.
+    fn timer(_sk: &ProtoSock<Self>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The memory layout of a socket of protocol `T`: `struct inet_sock`, then
@@ -180,9 +193,15 @@ pub trait InetProtocol: Sized + 'static {
 #[repr(C)]
 struct SockRepr<T: InetProtocol> {
     inet: bindings::inet_sock,
+    /// The protocol timer ([`timer`]), set up at creation if the protocol
+    /// has one.
+    timer: Opaque<bindings::hrtimer>,
     /// Whether `data` is initialised. The slab object is zeroed by
     /// `sk_alloc()`, so this starts `false`.
     live: bool,
+    /// The family's destructor (`inet_sock_destruct()`,
+    /// `inet6_sock_destruct()`), which ours calls after dropping `data`.
+    family_destruct: Option<unsafe extern "C" fn(*mut bindings::sock)>,
     data: UnsafeCell<MaybeUninit<T::Data>>,
 }
 
@@ -197,12 +216,33 @@ struct Sock6Repr<T: InetProtocol> {
 
 /// A socket of protocol `T`.
 ///
+/// Its [`InetProtocol::Data`] lives as long as the socket: it is dropped
+/// when the last reference goes (`sk_destruct`), not at close, so any
+/// holder of a reference ([`ARef<ProtoSock<T>>`](ARef), a pending timer)
+/// may use it. That last reference may go in softirq: `Data`'s destructor
+/// must not sleep (release what needs process context in
+/// [`InetProtocol::close`]).
+///
 /// # Invariants
 ///
 /// The `struct sock` was allocated with one of `T`'s `struct proto`s, so it
 /// has the layout of `SockRepr<T>`, and its `data` is initialised.
 #[repr(transparent)]
 pub struct ProtoSock<T: InetProtocol>(Sock, PhantomData<T>);
+
+// SAFETY: `sock_hold()` and `sock_put()` manage the socket's reference
+// count; the last `sock_put()` frees the socket and its data.
+unsafe impl<T: InetProtocol> AlwaysRefCounted for ProtoSock<T> {
+    fn inc_ref(&self) {
+        // SAFETY: The existence of `&self` means the refcount is non-zero.
+        unsafe { bindings::sock_hold(self.0.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller owns the reference being dropped.
+        unsafe { bindings::sock_put(obj.cast().as_ptr()) };
+    }
+}
 
 impl<T: InetProtocol> ProtoSock<T> {
     /// # Safety
@@ -277,7 +317,9 @@ impl<T: InetProtocol> ProtoSock<T> {
             bindings::sock_init_data(core::ptr::null_mut(), sk);
             (*sk).sk_type = (*lsk).sk_type;
             (*sk).sk_protocol = (*lsk).sk_protocol;
-            (*sk).sk_destruct = (*lsk).sk_destruct;
+            // The listener's own destructor wraps the family's: the child
+            // gets the family's, which `init_callback` wraps in turn.
+            (*sk).sk_destruct = (*lsk.cast::<SockRepr<T>>()).family_destruct;
             (*sk).sk_backlog_rcv = (*lsk).sk_backlog_rcv;
             (*sk).__bindgen_anon_4.sk_txrehash = (*lsk).__bindgen_anon_4.sk_txrehash;
             let inet = sk.cast::<bindings::inet_sock>();
@@ -682,7 +724,6 @@ impl<T: InetProtocol> Adapter<T> {
         }
         p.owner = module.as_ptr();
         p.init = Some(Self::init_callback);
-        p.destroy = Some(Self::destroy_callback);
         p.close = Some(Self::close_callback);
         p.hash = Some(Self::hash_callback);
         p.unhash = Some(Self::unhash_callback);
@@ -794,6 +835,11 @@ impl<T: InetProtocol> Adapter<T> {
     unsafe extern "C" fn init_callback(sk: *mut bindings::sock) -> c_int {
         from_result(|| {
             let repr = sk.cast::<SockRepr<T>>();
+            if T::HAS_TIMER {
+                // SAFETY: `sk` was just allocated with our proto and nobody
+                // else uses it yet.
+                unsafe { timer::setup(repr) };
+            }
             // SAFETY: `sk` was just allocated by `sk_alloc()` with our proto,
             // so it has `SockRepr<T>`'s layout and is valid.
             let slot = unsafe { (*repr).data.get().cast::<T::Data>() };
@@ -802,23 +848,33 @@ impl<T: InetProtocol> Adapter<T> {
             // SAFETY: `slot` is valid, uninitialised and never moves: it is
             // inside the socket's slab object.
             unsafe { pin_init::raw_try_init(slot, init)? };
-            // SAFETY: As above; nobody else sees the socket yet.
-            unsafe { (*repr).live = true };
+            // SAFETY: As above; nobody else sees the socket yet. From now on
+            // the data is dropped by our destructor, after the last
+            // reference.
+            unsafe {
+                (*repr).live = true;
+                (*repr).family_destruct = (*sk).sk_destruct;
+                (*sk).sk_destruct = Some(Self::destruct_callback);
+            }
             Ok(0)
         })
     }
 
     /// # Safety
     ///
-    /// Called by the socket layer with valid pointers for this protocol.
-    unsafe extern "C" fn destroy_callback(sk: *mut bindings::sock) {
+    /// Called by `__sk_destruct()` when the last reference to a socket whose
+    /// `init_callback` succeeded is gone.
+    unsafe extern "C" fn destruct_callback(sk: *mut bindings::sock) {
         let repr = sk.cast::<SockRepr<T>>();
-        // SAFETY: `destroy` runs once, from `sk_common_release()`, after the
-        // last user of the protocol state; the layout is ours.
+        // SAFETY: Nobody uses the socket any more; the layout is ours and
+        // `data` was initialised by `init_callback`, which installed us.
         unsafe {
             if (*repr).live {
                 (*repr).live = false;
                 core::ptr::drop_in_place((*repr).data.get().cast::<T::Data>());
+            }
+            if let Some(f) = (*repr).family_destruct {
+                f(sk);
             }
         }
     }
@@ -1056,7 +1112,6 @@ mod tests {
         },
         new_mutex,
         sync::{
-            aref::ARef,
             atomic::{Atomic, Relaxed},
             Arc, Mutex,
         },
