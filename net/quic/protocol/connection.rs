@@ -118,6 +118,7 @@ mod params;
 mod recv;
 mod send;
 mod settle;
+mod spin;
 mod timers;
 
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]

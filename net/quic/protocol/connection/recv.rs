@@ -181,6 +181,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         };
         let space = space_of(level);
         let pn = cleartext.pn();
+        let spin = cleartext.spin();
         if self
             .spaces
             .get(space.index())
@@ -222,6 +223,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         }
         if kind == PacketKind::OneRtt {
             self.paths.on_packet_received(path_id, pn, non_probing, now);
+            self.on_spin_received(path_id, pn, spin);
         }
         if kind == PacketKind::Handshake {
             self.on_handshake_packet(false, now);

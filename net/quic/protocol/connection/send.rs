@@ -321,7 +321,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
                     dcid,
                     pn,
                     pn_len,
-                    spin: false,
+                    spin: self.spin_to_send(path),
                     key_phase,
                     fixed_bit,
                 }
