@@ -120,6 +120,7 @@ mod send;
 mod settle;
 mod spin;
 mod timers;
+mod token;
 
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
 pub mod testing;
@@ -290,8 +291,11 @@ pub struct Connection<P: Provider, G: Generator> {
     pub(crate) cids: HandshakeCids,
     /// A client's token for Initial packets (Retry or NEW_TOKEN).
     pub(crate) token: Vec<u8>,
-    /// The last NEW_TOKEN received (client).
+    /// Client: the last NEW_TOKEN received; server: the token to send in
+    /// NEW_TOKEN.
     pub(crate) new_token: Vec<u8>,
+    /// A server's NEW_TOKEN waits to be sent (or resent).
+    pub(crate) new_token_pending: bool,
     pub(crate) peer_params: Box<Option<TransportParameters>>,
     /// The peer's parameters remembered from an earlier connection, for
     /// 0-RTT (client).
@@ -498,6 +502,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             cids,
             token: Vec::new(),
             new_token: Vec::new(),
+            new_token_pending: false,
             peer_params,
             remembered_params,
             local_params_sent: false,
