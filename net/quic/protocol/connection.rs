@@ -114,6 +114,7 @@ mod close;
 mod datagram;
 mod frames;
 mod keys;
+mod negotiation;
 mod params;
 mod recv;
 mod send;
@@ -223,6 +224,8 @@ pub(crate) struct Handshake {
     pub(crate) retried: bool,
     /// 0-RTT state.
     pub(crate) zero_rtt: ZeroRtt,
+    /// Incompatible version negotiation (client).
+    pub(crate) negotiation: negotiation::Negotiation,
 }
 
 /// The 0-RTT state (RFC 9001 §4.6).

@@ -30,7 +30,6 @@ use crate::protocol::frame::{self, Frames};
 use crate::protocol::packet::header::{decode, DecodeParams, Packet};
 use crate::protocol::packet::protection::{CleartextPacket, ProtectedPacket};
 use crate::protocol::packet::retry::Retry;
-use crate::protocol::packet::version_negotiation::VersionNegotiation;
 use crate::protocol::packet::{datagram::Datagram, PacketError, PacketKind};
 use crate::protocol::path::{PathId, SocketAddr};
 use crate::protocol::time::Instant;
@@ -503,39 +502,6 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         self.process_settled(now);
     }
 
-    /// A Version Negotiation packet (RFC 9000 §6.2, RFC 9368 §4).
-    fn on_version_negotiation(&mut self, now: Instant, vn: &VersionNegotiation<'_>, len: usize) {
-        if self.side.is_server() || self.handshake.heard_from_server || len == 0 {
-            return;
-        }
-        if vn.dcid != self.local_cid().as_slice() || vn.scid != self.cids.original_dcid.as_slice() {
-            return;
-        }
-        //= https://www.rfc-editor.org/rfc/rfc9368#section-4
-        //# Clients MUST ignore any received Version Negotiation packets that contain the
-        //# Original Version.
-        if vn.offers(self.original_version) {
-            return;
-        }
-        // This attempt cannot go on: TLS has to start over in a version
-        // the server offers. The caller reads it from `negotiation_offer`.
-        self.vn_offer = vn.versions().find(|v| self.config.versions.contains(*v));
-        let err = ConnectionError::silent(
-            CloseCause::VersionNegotiation,
-            TransportErrorCode::VERSION_NEGOTIATION_ERROR,
-            true,
-        );
-        self.enter_draining(now, err);
-        self.state = State::Closed;
-        self.timers.stop_all();
-    }
-
-    /// The version a Version Negotiation packet offered that this endpoint
-    /// supports, to start a new connection attempt with.
-    pub fn negotiation_offer(&self) -> Option<crate::protocol::packet::version::Version> {
-        self.vn_offer
-    }
-
     /// The AEAD used on 1-RTT packets, once known.
     pub fn one_rtt_suite(&self) -> Option<crate::protocol::crypto::CipherSuite> {
         self.keys.one_rtt.as_ref().map(|k| k.suite())
@@ -547,9 +513,8 @@ impl<P: Provider, G: Generator> Connection<P, G> {
 mod tests {
     use super::*;
     use crate::protocol::connection::testing::{
-        client, config, Pair, TestResult, CLIENT, CLIENT_ADDR, SERVER, SERVER_ADDR,
+        config, Pair, TestResult, CLIENT, CLIENT_ADDR, SERVER, SERVER_ADDR,
     };
-    use crate::protocol::packet::version::Version;
     use core::time::Duration;
 
     #[test]
@@ -597,75 +562,6 @@ mod tests {
             junk.as_mut_slice(),
         );
         assert_eq!(c.state(), State::Established);
-        Ok(())
-    }
-
-    #[test]
-    fn version_negotiation_stops_the_attempt() -> TestResult {
-        let mut c = client()?;
-        c.crypto_send(Level::Initial, b"hello")
-            .map_err(|_| "send")?;
-        let mut buf = Vec::new();
-        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
-        let t = c
-            .poll_transmit(Instant::ZERO, buf.as_mut_slice())
-            .ok_or("nothing sent")?;
-        assert!(t.len >= 1200);
-        let scid = c.local_cid();
-        let odcid = c.original_dcid();
-        let mut vn = Vec::new();
-        vn.extend_with(64, 0u8, GFP).map_err(|_| "alloc")?;
-        let mut w = crate::protocol::codec::Writer::new(vn.as_mut_slice());
-        let offered = [Version::reserved(0x1234_5678), Version::V2];
-        VersionNegotiation::encode(&mut w, scid.as_slice(), odcid.as_slice(), 0x40, &offered)
-            .map_err(|_| "encode")?;
-        let n = w.len();
-        vn.truncate(n);
-        c.handle_datagram(
-            Instant::ZERO,
-            CLIENT_ADDR,
-            SERVER_ADDR,
-            EcnCodepoint::NotEct,
-            vn.as_mut_slice(),
-        );
-        assert!(c.is_drained());
-        assert_eq!(c.negotiation_offer(), Some(Version::V2));
-        let err = c.close_error().copied().ok_or("no error")?;
-        assert_eq!(err.cause, CloseCause::VersionNegotiation);
-        Ok(())
-    }
-
-    #[test]
-    fn version_negotiation_listing_our_version_is_ignored() -> TestResult {
-        let mut c = client()?;
-        c.crypto_send(Level::Initial, b"hello")
-            .map_err(|_| "send")?;
-        let mut buf = Vec::new();
-        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
-        c.poll_transmit(Instant::ZERO, buf.as_mut_slice())
-            .ok_or("nothing sent")?;
-        let mut vn = Vec::new();
-        vn.extend_with(64, 0u8, GFP).map_err(|_| "alloc")?;
-        let mut w = crate::protocol::codec::Writer::new(vn.as_mut_slice());
-        let (scid, odcid) = (c.local_cid(), c.original_dcid());
-        VersionNegotiation::encode(
-            &mut w,
-            scid.as_slice(),
-            odcid.as_slice(),
-            0x40,
-            &[Version::V1],
-        )
-        .map_err(|_| "encode")?;
-        let n = w.len();
-        vn.truncate(n);
-        c.handle_datagram(
-            Instant::ZERO,
-            CLIENT_ADDR,
-            SERVER_ADDR,
-            EcnCodepoint::NotEct,
-            vn.as_mut_slice(),
-        );
-        assert!(!c.is_closed());
         Ok(())
     }
 
