@@ -70,7 +70,7 @@ impl Pair {
     pub fn new(direction: Direction, setup: &Setup) -> Self {
         let tls = setup.tls_configs();
         let clock = Clock::new();
-        let now = Self::START;
+        let now = Self::START + setup.start_after;
         let (client, server): (Box<dyn Peer>, Box<dyn Peer>) = match direction {
             Direction::OursToQuinn => (
                 Box::new(OurPeer::client(setup, tls.clone(), CLIENT_ADDR, now)),
