@@ -194,9 +194,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
 
     /// The server's version_information when it sent none, after Version
     /// Negotiation (RFC 9368 §8): version 1 servers may not know it.
-    pub(crate) fn assumed_version_information(
-        &self,
-    ) -> Result<VersionInformation, TransportError> {
+    pub(crate) fn assumed_version_information(&self) -> Result<VersionInformation, TransportError> {
         //= https://www.rfc-editor.org/rfc/rfc9368#section-8
         //# then the client SHALL proceed as if the
         //# server's transport parameters contained a version_information transport
@@ -209,7 +207,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         //= https://www.rfc-editor.org/rfc/rfc9368#section-4
         //# If a client has reacted to a Version Negotiation packet and the server's Version Information was missing, the client
         //# MUST close the connection with a version negotiation error.
-        Err(vn_error("version_information missing after Version Negotiation"))
+        Err(vn_error(
+            "version_information missing after Version Negotiation",
+        ))
     }
 
     /// Checks the server's Available Versions after Version Negotiation
@@ -235,7 +235,6 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         }
         Ok(())
     }
-
 }
 
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
@@ -246,8 +245,7 @@ mod tests {
     use crate::protocol::alloc::{Vec, GFP};
     use crate::protocol::codec::Writer;
     use crate::protocol::connection::testing::{
-        client_with, config, server_for, BoxedConn, TestConn, TestResult, CLIENT_ADDR,
-        SERVER_ADDR,
+        client_with, config, server_for, BoxedConn, TestConn, TestResult, CLIENT_ADDR, SERVER_ADDR,
     };
     use crate::protocol::connection::Config;
     use crate::protocol::crypto::Level;
@@ -256,23 +254,34 @@ mod tests {
 
     const GREASE: Version = Version::reserved(0x1234_5678);
 
-    /// A client that sent its first Initial.
-    fn started(config: Config) -> TestResult<BoxedConn> {
-        let mut c = client_with(config)?;
-        c.crypto_send(Level::Initial, b"hello")
-            .map_err(|_| "send")?;
+    /// Has `c` send a (padded) Initial carrying `hello`; returns it.
+    fn send_initial(c: &mut TestConn, hello: &[u8]) -> TestResult<Vec<u8>> {
+        c.crypto_send(Level::Initial, hello).map_err(|_| "send")?;
         let mut buf = Vec::new();
         buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
         let t = c
             .poll_transmit(Instant::ZERO, buf.as_mut_slice())
             .ok_or("nothing sent")?;
         assert!(t.len >= 1200);
+        buf.truncate(t.len);
+        Ok(buf)
+    }
+
+    /// A client that sent its first Initial.
+    fn started(config: Config) -> TestResult<BoxedConn> {
+        let mut c = client_with(config)?;
+        send_initial(&mut c, b"hello")?;
         Ok(c)
     }
 
     /// Delivers a Version Negotiation packet offering `versions`, addressed
     /// with the given connection IDs.
-    fn negotiate_to(c: &mut TestConn, dcid: &[u8], scid: &[u8], versions: &[Version]) -> TestResult {
+    fn negotiate_to(
+        c: &mut TestConn,
+        dcid: &[u8],
+        scid: &[u8],
+        versions: &[Version],
+    ) -> TestResult {
         let mut vn = Vec::new();
         vn.extend_with(64, 0u8, GFP).map_err(|_| "alloc")?;
         let mut w = Writer::new(vn.as_mut_slice());
@@ -359,15 +368,8 @@ mod tests {
         let sent = p.version_information.ok_or("no version information")?;
         assert_eq!(sent.chosen(), Version::V2.0);
         assert!(sent.available().contains(&Version::V2.0));
-        c.crypto_send(Level::Initial, b"hello again")
-            .map_err(|_| "send")?;
-        let mut buf = Vec::new();
-        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
-        let t = c
-            .poll_transmit(Instant::ZERO, buf.as_mut_slice())
-            .ok_or("nothing sent")?;
-        assert!(t.len >= 1200);
-        let version = buf.get(1..5).ok_or("short")?;
+        let sent = send_initial(&mut c, b"hello again")?;
+        let version = sent.get(1..5).ok_or("short")?;
         assert_eq!(version, &Version::V2.0.to_be_bytes()[..]);
         // Once only.
         assert!(c.restart_after_version_negotiation(Instant::ZERO).is_err());

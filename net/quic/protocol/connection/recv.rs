@@ -512,16 +512,23 @@ impl<P: Provider, G: Generator> Connection<P, G> {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_recv))]
 mod tests {
     use super::*;
+    use crate::protocol::alloc::Box;
     use crate::protocol::connection::testing::{
-        config, Pair, TestResult, CLIENT, CLIENT_ADDR, SERVER, SERVER_ADDR,
+        config, Pair, TestConn, TestResult, CLIENT, CLIENT_ADDR, SERVER, SERVER_ADDR,
     };
     use core::time::Duration;
 
-    #[test]
-    fn stateless_reset_drains() -> TestResult {
+    /// A pair past its handshake.
+    fn established() -> TestResult<Box<Pair>> {
         let mut p = Pair::new(config(), config())?;
         p.handshake()?;
-        // The server's handshake connection ID and its token (TestGen).
+        Ok(p)
+    }
+
+    /// A stateless reset for the server's handshake connection ID: its
+    /// token ends the datagram (TestGen's tokens repeat the ID's last byte
+    /// with the generator's tag).
+    fn stateless_reset(p: &mut Pair) -> TestResult<Vec<u8>> {
         let scid = p.conn(SERVER)?.local_cid();
         let last = scid.as_slice().last().copied().ok_or("empty cid")?;
         let mut reset = Vec::new();
@@ -530,15 +537,26 @@ mod tests {
         for b in reset.iter_mut().skip(24) {
             *b = last ^ 0x5e;
         }
+        Ok(reset)
+    }
+
+    /// Hands `bytes` to the client as if sent from `from`.
+    fn to_client<'p>(
+        p: &'p mut Pair,
+        from: SocketAddr,
+        bytes: &mut [u8],
+    ) -> TestResult<&'p mut TestConn> {
         let now = p.now;
         let c = p.conn(CLIENT)?;
-        c.handle_datagram(
-            now,
-            CLIENT_ADDR,
-            SERVER_ADDR,
-            EcnCodepoint::NotEct,
-            reset.as_mut_slice(),
-        );
+        c.handle_datagram(now, CLIENT_ADDR, from, EcnCodepoint::NotEct, bytes);
+        Ok(c)
+    }
+
+    #[test]
+    fn stateless_reset_drains() -> TestResult {
+        let mut p = established()?;
+        let mut reset = stateless_reset(&mut p)?;
+        let c = to_client(&mut p, SERVER_ADDR, reset.as_mut_slice())?;
         assert!(matches!(c.state(), State::Draining { .. }));
         let err = c.close_error().copied().ok_or("no error")?;
         assert_eq!(err.cause, CloseCause::StatelessReset);
@@ -548,42 +566,24 @@ mod tests {
 
     #[test]
     fn garbage_is_ignored() -> TestResult {
-        let mut p = Pair::new(config(), config())?;
-        p.handshake()?;
+        let mut p = established()?;
         let mut junk = Vec::new();
         junk.extend_with(60, 0x41u8, GFP).map_err(|_| "alloc")?;
-        let now = p.now;
-        let c = p.conn(CLIENT)?;
-        c.handle_datagram(
-            now,
-            CLIENT_ADDR,
-            SERVER_ADDR,
-            EcnCodepoint::NotEct,
-            junk.as_mut_slice(),
-        );
+        let c = to_client(&mut p, SERVER_ADDR, junk.as_mut_slice())?;
         assert_eq!(c.state(), State::Established);
         Ok(())
     }
 
     #[test]
     fn client_ignores_unknown_server_addresses() -> TestResult {
-        let mut p = Pair::new(config(), config())?;
-        p.handshake()?;
-        let mut bytes = Vec::new();
-        bytes.extend_with(100, 0u8, GFP).map_err(|_| "alloc")?;
+        let mut p = established()?;
+        // Even a valid stateless reset does not count from there.
+        let mut reset = stateless_reset(&mut p)?;
         let other = SocketAddr::new(SERVER_ADDR.ip(), 444);
-        let now = p.now;
-        let c = p.conn(CLIENT)?;
-        // Even a valid reset token would not count from there.
-        c.handle_datagram(
-            now,
-            CLIENT_ADDR,
-            other,
-            EcnCodepoint::NotEct,
-            bytes.as_mut_slice(),
-        );
+        let c = to_client(&mut p, other, reset.as_mut_slice())?;
         assert_eq!(c.state(), State::Established);
         p.run_for(Duration::from_millis(100))?;
+        assert_eq!(p.conn(CLIENT)?.state(), State::Established);
         Ok(())
     }
 }

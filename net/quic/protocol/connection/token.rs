@@ -107,8 +107,8 @@ impl<P: Provider, G: Generator> Connection<P, G> {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_token))]
 mod tests {
     use super::*;
-    use crate::protocol::connection::testing::{client, config, Pair, TestResult, CLIENT, SERVER};
     use crate::protocol::alloc::Vec;
+    use crate::protocol::connection::testing::{client, config, Pair, TestResult, CLIENT, SERVER};
     use crate::protocol::connection::Event;
     use crate::protocol::error::TransportErrorCode;
     use core::time::Duration;
@@ -119,9 +119,7 @@ mod tests {
     fn the_client_receives_the_token_after_the_handshake() -> TestResult {
         let mut p = Pair::new(config(), config())?;
         // Queued early, sent only once the handshake is confirmed.
-        p.conn(SERVER)?
-            .send_new_token(TOKEN)
-            .map_err(|_| "send")?;
+        p.conn(SERVER)?.send_new_token(TOKEN).map_err(|_| "send")?;
         assert!(!p.conn(SERVER)?.new_token_due());
         p.handshake()?;
         p.run_until(Duration::from_secs(1), |p| p.saw(CLIENT, &Event::NewToken))?;
@@ -138,9 +136,7 @@ mod tests {
         p.handshake()?;
         // The packet carrying the token is lost.
         p.blackhole[CLIENT] = true;
-        p.conn(SERVER)?
-            .send_new_token(TOKEN)
-            .map_err(|_| "send")?;
+        p.conn(SERVER)?.send_new_token(TOKEN).map_err(|_| "send")?;
         p.run_for(Duration::from_millis(5))?;
         assert!(!p.conn(SERVER)?.new_token_due());
         p.blackhole[CLIENT] = false;

@@ -28,8 +28,8 @@ use quic_protocol::protocol::endpoint::pending::PendingId;
 use quic_protocol::protocol::endpoint::response::{
     write_refusal, write_retry, write_version_negotiation,
 };
-use quic_protocol::protocol::endpoint::token::{self, Binding, MAX_TOKEN_LEN};
 use quic_protocol::protocol::endpoint::routes::RouteKey;
+use quic_protocol::protocol::endpoint::token::{self, Binding, MAX_TOKEN_LEN};
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::stream::{Dir, StreamError, StreamId, StreamState};
 use quic_protocol::protocol::time::Instant;
@@ -243,11 +243,7 @@ impl OurPeer {
                 .expect("Retry");
                 out.truncate(n);
                 self.retries += 1;
-                self.out.push_back(Outgoing {
-                    from: SERVER_ADDR,
-                    to: req.remote,
-                    bytes: out,
-                });
+                answer(&mut self.out, req.remote, out);
                 false
             }
             Decision::Refuse(refusal) => {
@@ -255,11 +251,7 @@ impl OurPeer {
                 let mut out = vec![0u8; 1500];
                 let n = write_refusal(&RustCrypto, &refusal, &scid, &mut out).expect("refusal");
                 out.truncate(n);
-                self.out.push_back(Outgoing {
-                    from: SERVER_ADDR,
-                    to: remote,
-                    bytes: out,
-                });
+                answer(&mut self.out, remote, out);
                 false
             }
             Decision::SendVersionNegotiation { dcid, scid } => {
@@ -268,11 +260,7 @@ impl OurPeer {
                 let n = write_version_negotiation(dcid, scid, versions, 0x1a2a_3a4a, &mut out)
                     .expect("Version Negotiation");
                 out.truncate(n);
-                self.out.push_back(Outgoing {
-                    from: SERVER_ADDR,
-                    to: remote,
-                    bytes: out,
-                });
+                answer(&mut self.out, remote, out);
                 false
             }
             // Stateless resets and drops: quinn never needs them in these
@@ -350,6 +338,15 @@ impl OurPeer {
     fn conn_mut(&mut self) -> Option<&mut quic_test_support::endpoint::Conn> {
         self.ep.as_mut().map(|e| &mut *e.conn)
     }
+}
+
+/// Queues a stateless answer of the server to `to`.
+fn answer(out: &mut VecDeque<Outgoing>, to: SocketAddr, bytes: Vec<u8>) {
+    out.push_back(Outgoing {
+        from: SERVER_ADDR,
+        to,
+        bytes,
+    });
 }
 
 fn stream_id(id: u64) -> StreamId {
