@@ -5,10 +5,9 @@
 //! A path is a pair of local and remote transport addresses. Each one has
 //! its own anti-amplification budget ([`amplification`]), validation state
 //! ([`validation`]), maximum datagram size ([`pmtud`]) and latency spin
-//! bit ([`spin`]). [`migration`]
-//! holds the paths of a connection, follows the peer when it moves, migrates
-//! on request and reverts when a new path fails, reporting each change as an
-//! [`event`].
+//! bit ([`spin`]). [`migration`] holds the paths of a connection, follows
+//! the peer when it moves, migrates on request and reverts when a new path
+//! fails, reporting each change as an [`event`].
 //!
 //! Frames are handled elsewhere; paths take PATH_CHALLENGE and PATH_RESPONSE
 //! data as plain arguments, and random challenge data from the caller.

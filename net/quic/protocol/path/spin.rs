@@ -73,7 +73,8 @@ impl Spin {
         //# Even when the
         //# spin bit is not disabled by the administrator, endpoints MUST disable their use
         //# of the spin bit for a random selection of at least one in every 16 network
-        self.mode = if allowed && random % DISABLE_ONE_IN != 0 {
+        let draw = random % DISABLE_ONE_IN;
+        self.mode = if allowed && draw != 0 {
             SpinMode::Enabled
         } else {
             SpinMode::Disabled
