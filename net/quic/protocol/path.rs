@@ -331,6 +331,21 @@ mod tests {
     }
 
     #[test]
+    fn a_new_connection_id_resets_the_spin_value() {
+        use crate::protocol::side::Side;
+        let mut p = path(AntiAmplification::validated());
+        p.spin_mut().decide(true, 1);
+        p.spin_mut().on_packet_received(Side::Server, 0, true);
+        assert!(p.spin().value());
+        p.set_dcid_sequence(Some(0));
+        assert!(!p.spin().value());
+        p.spin_mut().on_packet_received(Side::Server, 1, true);
+        // The same connection ID again changes nothing.
+        p.set_dcid_sequence(Some(0));
+        assert!(p.spin().value());
+    }
+
+    #[test]
     fn accessors() {
         let mut p = path(AntiAmplification::validated());
         assert_eq!(p.id().as_u64(), 7);

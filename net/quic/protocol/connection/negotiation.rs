@@ -71,6 +71,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         //# earlier Version Negotiation packet.
         if self.side.is_server()
             || self.handshake.heard_from_server
+            || self.handshake.retried
             || self.handshake.negotiation != Negotiation::None
             || len == 0
         {
@@ -187,6 +188,12 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         Versions::new(&[self.original_version]).unwrap_or(self.config.versions)
     }
 
+    /// Whether the abandoned attempt waits for its restart: the old TLS
+    /// session may write nothing more.
+    pub(crate) fn awaiting_restart(&self) -> bool {
+        self.handshake.negotiation == Negotiation::AwaitingRestart
+    }
+
     /// Whether this attempt reacts to a Version Negotiation packet.
     pub(crate) fn reacted_to_version_negotiation(&self) -> bool {
         self.handshake.negotiation == Negotiation::Restarted
@@ -247,6 +254,7 @@ mod tests {
     use crate::protocol::connection::testing::{
         client_with, config, server_for, BoxedConn, TestConn, TestResult, CLIENT_ADDR, SERVER_ADDR,
     };
+    use crate::protocol::connection::tls::TlsError;
     use crate::protocol::connection::Config;
     use crate::protocol::crypto::Level;
     use crate::protocol::side::Side;
@@ -351,11 +359,32 @@ mod tests {
             })
         );
         assert_eq!(c.negotiation_offer(), Some(Version::V2));
-        // Nothing of the abandoned attempt goes out any more.
+        // Nothing of the abandoned attempt goes out any more, and its TLS
+        // session may not write.
         let mut buf = Vec::new();
         buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
         assert_eq!(c.poll_transmit(Instant::ZERO, buf.as_mut_slice()), None);
         assert_eq!(c.recovery().bytes_in_flight(), 0);
+        let late = c.crypto_send(Level::Initial, b"old hello");
+        assert_eq!(late, Err(TlsError::AwaitingRestart));
+        Ok(())
+    }
+
+    /// RFC 9000 §6.2: not after any other packet, a Retry included.
+    #[test]
+    fn version_negotiation_after_another_packet_is_ignored() -> TestResult {
+        for retried in [false, true] {
+            let mut c = started(config())?;
+            if retried {
+                c.handshake.retried = true;
+            } else {
+                c.handshake.heard_from_server = true;
+            }
+            negotiate(&mut c, &[Version::V2])?;
+            assert!(!c.is_closed());
+            assert_eq!(c.poll_event(), None);
+            assert_eq!(c.negotiation_offer(), None);
+        }
         Ok(())
     }
 

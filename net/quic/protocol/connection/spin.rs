@@ -12,41 +12,52 @@
 use crate::protocol::cid::Generator;
 use crate::protocol::connection::Connection;
 use crate::protocol::crypto::Provider;
+use crate::protocol::path::spin::SpinMode;
 use crate::protocol::path::PathId;
 
 impl<P: Provider, G: Generator> Connection<P, G> {
+    /// Decides whether `path` takes part, on its first 1-RTT packet.
+    fn decide_spin(&mut self, path: PathId) {
+        let undecided = self
+            .paths
+            .get(path)
+            .is_some_and(|p| p.spin().mode() == SpinMode::Undecided);
+        if !undecided {
+            return;
+        }
+        let allowed = self.config.spin_bit;
+        let random = self.grease_random();
+        if let Some(p) = self.paths.get_mut(path) {
+            p.spin_mut().decide(allowed, random);
+        }
+    }
+
     /// Takes the spin bit of an authenticated 1-RTT packet numbered `pn`
     /// received on `path`.
     pub(crate) fn on_spin_received(&mut self, path: PathId, pn: u64, spin: bool) {
-        let allowed = self.config.spin_bit;
-        let random = self.grease_random();
+        self.decide_spin(path);
         let side = self.side;
         if let Some(p) = self.paths.get_mut(path) {
-            let s = p.spin_mut();
-            s.decide(allowed, random);
-            s.on_packet_received(side, pn, spin);
+            p.spin_mut().on_packet_received(side, pn, spin);
         }
     }
 
     /// The spin bit of a 1-RTT packet to send on `path`.
     pub(crate) fn spin_to_send(&mut self, path: PathId) -> bool {
-        let allowed = self.config.spin_bit;
-        let decide = self.grease_random();
-        let random = self.grease_random();
-        let Some(p) = self.paths.get_mut(path) else {
-            return random & 1 == 1;
-        };
-        let s = p.spin_mut();
-        s.decide(allowed, decide);
-        s.to_send(random)
+        self.decide_spin(path);
+        let spin = self.paths.get(path).map(|p| *p.spin());
+        match spin {
+            Some(s) if s.mode() == SpinMode::Enabled => s.value(),
+            _ => self.grease_random() & 1 == 1,
+        }
     }
 }
 
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_spin))]
 mod tests {
+    use super::SpinMode;
     use crate::protocol::connection::testing::{config, Pair, TestResult, CLIENT, SERVER};
-    use crate::protocol::path::spin::SpinMode;
     use crate::protocol::stream::Dir;
     use core::time::Duration;
 
