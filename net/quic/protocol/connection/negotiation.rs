@@ -370,6 +370,36 @@ mod tests {
         Ok(())
     }
 
+    /// 0-RTT data of the abandoned attempt is taken back, to go again once
+    /// the new attempt can carry it.
+    #[test]
+    fn zero_rtt_data_of_the_abandoned_attempt_goes_again() -> TestResult {
+        use crate::protocol::connection::Direction;
+        use crate::protocol::crypto::CipherSuite;
+        use crate::protocol::stream::Dir;
+        let mut c = client_with(config())?;
+        c.set_remembered_transport_parameters(&config().transport)
+            .map_err(|_| "remember")?;
+        let suite = CipherSuite::Aes128GcmSha256;
+        c.install_secret(
+            Instant::ZERO,
+            Level::ZeroRtt,
+            Direction::Send,
+            suite,
+            &[7; 32],
+        )
+        .map_err(|_| "early secret")?;
+        let id = c.stream_open(Dir::Bi).map_err(|_| "open")?;
+        assert_eq!(c.stream_write(id, b"early request", true), Ok(13));
+        send_initial(&mut c, b"hello")?;
+        assert!(!c.streams().wants_to_send());
+        negotiate(&mut c, &[Version::V2])?;
+        assert!(!c.is_sending_0rtt());
+        assert!(c.streams().wants_to_send());
+        assert_eq!(c.recovery().bytes_in_flight(), 0);
+        Ok(())
+    }
+
     /// RFC 9000 §6.2: not after any other packet, a Retry included.
     #[test]
     fn version_negotiation_after_another_packet_is_ignored() -> TestResult {
