@@ -20,6 +20,7 @@
 use crate::protocol::alloc::GFP;
 use crate::protocol::cid::Generator;
 use crate::protocol::connection::builder::PacketBuilder;
+use crate::protocol::connection::event::Event;
 use crate::protocol::connection::record::SentFrame;
 use crate::protocol::connection::Connection;
 use crate::protocol::crypto::Provider;
@@ -35,8 +36,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
     /// Sends `token` to the client in a NEW_TOKEN frame once the handshake
     /// is confirmed, for it to use in a later connection (server only).
     /// The endpoint mints it, bound to the client's address
-    /// ([`crate::protocol::endpoint::token::issue`]); a later call replaces
-    /// a token not sent yet.
+    /// ([`crate::protocol::endpoint::token::issue`]), and unique: a frame
+    /// is repeated only to repair its loss (RFC 9000 §8.1.3). A later call
+    /// replaces a token not sent yet.
     pub fn send_new_token(&mut self, token: &[u8]) -> Result<(), TransportError> {
         //= https://www.rfc-editor.org/rfc/rfc9000#section-19.7
         //# A client MUST NOT send a NEW_TOKEN frame.
@@ -81,9 +83,25 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         }
     }
 
-    /// The token to put in Initial packets: one from NEW_TOKEN of an
-    /// earlier connection (`QUIC_SOCKOPT_TOKEN`). Client only, before the
-    /// first packet is sent.
+    /// A client received NEW_TOKEN: keep the token for the caller, unless it
+    /// is the one already kept (a retransmission).
+    pub(crate) fn on_new_token(&mut self, token: &[u8]) -> Result<(), TransportError> {
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-19.7
+        //# Clients are responsible for discarding duplicate values, which might be used
+        //# to link connection attempts
+        if self.new_token.as_slice() == token {
+            return Ok(());
+        }
+        self.new_token.clear();
+        self.new_token.extend_from_slice(token, GFP)?;
+        self.events.push(Event::NewToken);
+        Ok(())
+    }
+
+    /// The token to put in all Initial packets: one from NEW_TOKEN of an
+    /// earlier connection to the same server (`QUIC_SOCKOPT_TOKEN`), best
+    /// used once (RFC 9000 §8.1.3). Client only, before the first packet
+    /// is sent; a Retry replaces it.
     pub fn set_token(&mut self, token: &[u8]) -> Result<(), TransportError> {
         if self.side.is_server() || self.spaces.iter().any(|s| s.next_pn > 0) {
             return Err(TransportError::internal("token too late"));
@@ -109,7 +127,6 @@ mod tests {
     use super::*;
     use crate::protocol::alloc::Vec;
     use crate::protocol::connection::testing::{client, config, Pair, TestResult, CLIENT, SERVER};
-    use crate::protocol::connection::Event;
     use crate::protocol::error::TransportErrorCode;
     use core::time::Duration;
 
@@ -143,6 +160,19 @@ mod tests {
         // Only a retransmission can bring it now.
         p.run_until(Duration::from_secs(5), |p| p.saw(CLIENT, &Event::NewToken))?;
         assert_eq!(p.conn(CLIENT)?.new_token(), Some(TOKEN));
+        Ok(())
+    }
+
+    #[test]
+    fn a_repeated_token_is_reported_once() -> TestResult {
+        let mut c = client()?;
+        c.on_new_token(TOKEN).map_err(|_| "token")?;
+        c.on_new_token(TOKEN).map_err(|_| "token")?;
+        assert_eq!(c.poll_event(), Some(Event::NewToken));
+        assert_eq!(c.poll_event(), None);
+        c.on_new_token(b"another").map_err(|_| "token")?;
+        assert_eq!(c.poll_event(), Some(Event::NewToken));
+        assert_eq!(c.new_token(), Some(&b"another"[..]));
         Ok(())
     }
 
