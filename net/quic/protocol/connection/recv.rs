@@ -13,8 +13,9 @@
 //! the keys (RFC 9001 §5.7).
 //!
 //! A datagram in which nothing could be opened may be a stateless reset
-//! (RFC 9000 §10.3.1). A client also handles Version Negotiation and Retry
-//! packets here.
+//! (RFC 9000 §10.3.1). A client also handles Retry packets here, and hands
+//! Version Negotiation packets to `negotiation`; the spin bit of each 1-RTT
+//! packet goes to `spin`.
 
 use crate::protocol::ack::EcnCodepoint;
 use crate::protocol::alloc::{Vec, GFP};
