@@ -37,6 +37,20 @@
 //!   with [`Connection::set_peer_transport_parameters`]; call
 //!   [`Connection::tls_handshake_done`] when TLS reports the handshake
 //!   complete. Session tickets arrive as 1-RTT CRYPTO data.
+//! - **Version Negotiation** (RFC 9000 §6.2, RFC 9368): on
+//!   [`Event::VersionNegotiation`] a client calls
+//!   [`Connection::restart_after_version_negotiation`] and starts TLS over
+//!   in the version the event names: a new session, new
+//!   [`Connection::local_transport_parameters`], a new ClientHello. Until
+//!   then the abandoned attempt sends nothing.
+//! - **Address validation tokens** (RFC 9000 §8.1.3): a server's endpoint
+//!   mints a token for the client's address and hands it to
+//!   [`Connection::send_new_token`] once it sees
+//!   [`Event::HandshakeConfirmed`]; a client reads it with
+//!   [`Connection::new_token`] on [`Event::NewToken`] and gives it to
+//!   [`Connection::set_token`] of a later connection to the same server,
+//!   before that connection's first [`Connection::poll_transmit`]. A client
+//!   that took a Retry keeps the Retry's token instead.
 //! - **Output**: after any input, drain, in this order,
 //!   1. [`Connection::poll_transmit`] until it returns `None`, sending each
 //!      [`Transmit`] (several GSO segments of `segment_size` bytes when
@@ -51,7 +65,8 @@
 //! The connection owns its crypto [`Provider`] (a zero-sized handle to
 //! `kernel::crypto` or RustCrypto) and its connection ID [`Generator`]
 //! (the endpoint's randomness and reset-token key): new IDs, PATH_CHALLENGE
-//! data and grease values come from the generator, never from the core.
+//! data, grease values and the latency spin bit's random choices come from
+//! the generator, never from the core.
 //!
 //! Nothing here blocks or panics on peer input; allocation failures close
 //! the connection with INTERNAL_ERROR. Sending a packet does not allocate
@@ -80,7 +95,9 @@
 //! parameters and their §7.3 and RFC 9368 checks), `recv` (datagrams in),
 //! `frames` (frame dispatch), `settle` (acknowledgement and loss of sent
 //! packets), `send` and `builder` (packets out), `close`, `timers`
-//! (expiry), [`app`] (the application's commands) and `datagram`.
+//! (expiry), [`app`] (the application's commands), `datagram`,
+//! `negotiation` (Version Negotiation and its downgrade checks), `token`
+//! (NEW_TOKEN and Initial tokens) and `spin` (the latency spin bit).
 
 use crate::protocol::ack::{AckTracker, EcnCodepoint};
 use crate::protocol::alloc::{boxed, try_boxed, Box, Vec, GFP};
@@ -114,11 +131,14 @@ mod close;
 mod datagram;
 mod frames;
 mod keys;
+mod negotiation;
 mod params;
 mod recv;
 mod send;
 mod settle;
+mod spin;
 mod timers;
+mod token;
 
 #[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
 pub mod testing;
@@ -221,6 +241,8 @@ pub(crate) struct Handshake {
     pub(crate) retried: bool,
     /// 0-RTT state.
     pub(crate) zero_rtt: ZeroRtt,
+    /// Incompatible version negotiation (client).
+    pub(crate) negotiation: negotiation::Negotiation,
 }
 
 /// The 0-RTT state (RFC 9001 §4.6).
@@ -289,8 +311,11 @@ pub struct Connection<P: Provider, G: Generator> {
     pub(crate) cids: HandshakeCids,
     /// A client's token for Initial packets (Retry or NEW_TOKEN).
     pub(crate) token: Vec<u8>,
-    /// The last NEW_TOKEN received (client).
+    /// Client: the last NEW_TOKEN received; server: the token to send in
+    /// NEW_TOKEN.
     pub(crate) new_token: Vec<u8>,
+    /// A server's NEW_TOKEN waits to be sent (or resent).
+    pub(crate) new_token_pending: bool,
     pub(crate) peer_params: Box<Option<TransportParameters>>,
     /// The peer's parameters remembered from an earlier connection, for
     /// 0-RTT (client).
@@ -497,6 +522,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             cids,
             token: Vec::new(),
             new_token: Vec::new(),
+            new_token_pending: false,
             peer_params,
             remembered_params,
             local_params_sent: false,

@@ -4,10 +4,10 @@
 //!
 //! A path is a pair of local and remote transport addresses. Each one has
 //! its own anti-amplification budget ([`amplification`]), validation state
-//! ([`validation`]) and maximum datagram size ([`pmtud`]). [`migration`]
-//! holds the paths of a connection, follows the peer when it moves, migrates
-//! on request and reverts when a new path fails, reporting each change as an
-//! [`event`].
+//! ([`validation`]), maximum datagram size ([`pmtud`]) and latency spin
+//! bit ([`spin`]). [`migration`] holds the paths of a connection, follows
+//! the peer when it moves, migrates on request and reverts when a new path
+//! fails, reporting each change as an [`event`].
 //!
 //! Frames are handled elsewhere; paths take PATH_CHALLENGE and PATH_RESPONSE
 //! data as plain arguments, and random challenge data from the caller.
@@ -16,6 +16,7 @@ pub mod amplification;
 pub mod event;
 pub mod migration;
 pub mod pmtud;
+pub mod spin;
 pub mod validation;
 
 use crate::protocol::time::Instant;
@@ -24,6 +25,7 @@ use core::time::Duration;
 
 pub use core::net::{IpAddr, SocketAddr};
 use pmtud::{Pmtud, PmtudConfig};
+use spin::Spin;
 use validation::{ChallengeData, Validation, MIN_DATAGRAM_SIZE};
 
 /// `addr` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) turned into
@@ -86,6 +88,8 @@ pub struct Path {
     /// A non-probing packet with the largest packet number arrived on this
     /// path; switch to it once validated (server preferred address, §9.6.2).
     switch_on_validation: bool,
+    /// The latency spin bit (§17.4).
+    spin: Spin,
 }
 
 impl Path {
@@ -109,6 +113,7 @@ impl Path {
             response: None,
             dcid_seq: None,
             switch_on_validation: false,
+            spin: Spin::new(),
         }
     }
 
@@ -161,8 +166,22 @@ impl Path {
 
     /// Records which peer connection ID this path uses, so that the events
     /// about the path can name it.
+    /// A change of connection ID resets the path's spin value.
     pub fn set_dcid_sequence(&mut self, seq: Option<u64>) {
+        if seq != self.dcid_seq {
+            self.spin.on_cid_changed();
+        }
         self.dcid_seq = seq;
+    }
+
+    /// The path's latency spin bit state.
+    pub fn spin(&self) -> &Spin {
+        &self.spin
+    }
+
+    /// The path's latency spin bit state, to update on 1-RTT packets.
+    pub fn spin_mut(&mut self) -> &mut Spin {
+        &mut self.spin
     }
 
     /// How many bytes may be sent on this path now (§8.1): unlimited
@@ -309,6 +328,21 @@ mod tests {
             path(AntiAmplification::validated()).probe_datagram_len(),
             1200
         );
+    }
+
+    #[test]
+    fn a_new_connection_id_resets_the_spin_value() {
+        use crate::protocol::side::Side;
+        let mut p = path(AntiAmplification::validated());
+        p.spin_mut().decide(true, 1);
+        p.spin_mut().on_packet_received(Side::Server, 0, true);
+        assert!(p.spin().value());
+        p.set_dcid_sequence(Some(0));
+        assert!(!p.spin().value());
+        p.spin_mut().on_packet_received(Side::Server, 1, true);
+        // The same connection ID again changes nothing.
+        p.set_dcid_sequence(Some(0));
+        assert!(p.spin().value());
     }
 
     #[test]

@@ -189,24 +189,6 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         Ok(())
     }
 
-    /// The token to put in Initial packets: one from NEW_TOKEN of an
-    /// earlier connection (`QUIC_SOCKOPT_TOKEN`). Client only, before the
-    /// first packet is sent.
-    pub fn set_token(&mut self, token: &[u8]) -> Result<(), TransportError> {
-        if self.side.is_server() || self.spaces.iter().any(|s| s.next_pn > 0) {
-            return Err(TransportError::internal("token too late"));
-        }
-        self.token.clear();
-        self.token
-            .extend_from_slice(token, crate::protocol::alloc::GFP)?;
-        Ok(())
-    }
-
-    /// The last NEW_TOKEN the server sent, for a future connection.
-    pub fn new_token(&self) -> Option<&[u8]> {
-        (!self.new_token.is_empty()).then_some(self.new_token.as_slice())
-    }
-
     /// Changes the local transport parameters (`QUIC_SOCKOPT_TRANSPORT_PARAM`
     /// with `remote = 0`) before they are handed to TLS. The connection ID
     /// parameters are the connection's own and are ignored.

@@ -127,7 +127,7 @@ impl PacketBuilder {
 
 impl<P: Provider, G: Generator> Connection<P, G> {
     /// Records `frame` as carried by the packet `b` is building.
-    fn record(&mut self, b: &mut PacketBuilder, frame: SentFrame) {
+    pub(crate) fn record(&mut self, b: &mut PacketBuilder, frame: SentFrame) {
         if self.pool.push(b.space(), frame).is_ok() {
             b.frames = b.frames.saturating_add(1);
         }
@@ -221,6 +221,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
                 self.record(b, SentFrame::HandshakeDone);
             }
         }
+        self.write_new_token(buf, b);
         self.write_cid_frames(buf, b, one_rtt);
         while let Some(control) = self.streams.poll_control(b.room()) {
             let frame = control_frame(&control);

@@ -133,6 +133,9 @@ pub struct Config {
     pub max_gso_segments: usize,
     /// Ack-eliciting packets received before an ACK is sent at once.
     pub ack_eliciting_threshold: u8,
+    /// Take part in the latency spin bit (RFC 9000 §17.4). Even when on,
+    /// one path in 16, chosen at random, does not; off, the bit is random.
+    pub spin_bit: bool,
 }
 
 impl Config {
@@ -171,6 +174,7 @@ impl Config {
             grease_transport_parameter: true,
             max_gso_segments: 1,
             ack_eliciting_threshold: 2,
+            spin_bit: true,
         }
     }
 

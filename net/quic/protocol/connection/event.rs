@@ -70,6 +70,15 @@ pub enum Event {
     },
     /// The server sent a NEW_TOKEN; read it with `Connection::new_token`.
     NewToken,
+    /// The server does not speak the version of the client's first flight
+    /// and offered `version` in a Version Negotiation packet (RFC 9000
+    /// §6.2): the attempt is abandoned. Call
+    /// `Connection::restart_after_version_negotiation`, then start a new
+    /// TLS session in `version`.
+    VersionNegotiation {
+        /// The version of the new attempt.
+        version: crate::protocol::packet::version::Version,
+    },
     /// The connection closed, or started closing: no more data moves.
     Closed(ConnectionError),
 }

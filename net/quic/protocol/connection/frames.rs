@@ -150,11 +150,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
                             .with_frame(FrameType::NEW_TOKEN.0),
                     );
                 }
-                self.new_token.clear();
-                self.new_token
-                    .extend_from_slice(token, crate::protocol::alloc::GFP)?;
-                self.events.push(Event::NewToken);
-                Ok(())
+                self.on_new_token(token)
             }
             Frame::HandshakeDone => {
                 //= https://www.rfc-editor.org/rfc/rfc9000#section-19.20

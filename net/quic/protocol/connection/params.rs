@@ -53,8 +53,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         p.stateless_reset_token = None;
         p.preferred_address = None;
         let mut available = [0u32; 2];
+        let offered = self.offered_versions();
         let versions: &[Version] = match self.side {
-            Side::Client => self.config.offered_versions(),
+            Side::Client => offered.as_slice(),
             Side::Server => self.config.versions.as_slice(),
         };
         let mut n = 0;
@@ -191,18 +192,25 @@ impl<P: Provider, G: Generator> Connection<P, G> {
                 self.server_settle_version(info.available())
             }
             Side::Client => {
-                let Some(info) = info else {
-                    if self.version != self.original_version {
+                let reacted = self.reacted_to_version_negotiation();
+                let assumed;
+                let info = match info {
+                    Some(info) => info,
+                    None if reacted => {
+                        assumed = self.assumed_version_information()?;
+                        &assumed
+                    }
+                    None if self.version != self.original_version => {
                         return Err(vn_error("version changed without version_information"));
                     }
-                    return Ok(());
+                    None => return Ok(()),
                 };
                 //= https://www.rfc-editor.org/rfc/rfc9368#section-4
                 //# If a client receives Version Information where the server's Chosen
                 //# Version was not sent by the client as part of its Available Versions,
                 //# the client MUST close the connection with a version negotiation error.
                 let chosen = Version(info.chosen());
-                if !self.config.offered_versions().contains(&chosen) {
+                if !self.offered_versions().contains(chosen) {
                     return Err(vn_error("server chose a version not offered"));
                 }
                 //= https://www.rfc-editor.org/rfc/rfc9368#section-4
@@ -210,6 +218,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
                 //# Chosen Version is equal to the Negotiated Version
                 if chosen != self.version {
                     return Err(vn_error("server's chosen version differs from its packets"));
+                }
+                if reacted {
+                    self.check_available_versions(info)?;
                 }
                 Ok(())
             }

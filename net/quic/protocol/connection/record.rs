@@ -37,6 +37,8 @@ pub enum SentFrame {
     Control(ControlFrame),
     /// HANDSHAKE_DONE.
     HandshakeDone,
+    /// NEW_TOKEN (the connection keeps the token).
+    NewToken,
     /// NEW_CONNECTION_ID for a sequence number.
     NewConnectionId(u64),
     /// RETIRE_CONNECTION_ID for a sequence number.

@@ -13,8 +13,9 @@
 //! the keys (RFC 9001 §5.7).
 //!
 //! A datagram in which nothing could be opened may be a stateless reset
-//! (RFC 9000 §10.3.1). A client also handles Version Negotiation and Retry
-//! packets here.
+//! (RFC 9000 §10.3.1). A client also handles Retry packets here, and hands
+//! Version Negotiation packets to `negotiation`; the spin bit of each 1-RTT
+//! packet goes to `spin`.
 
 use crate::protocol::ack::EcnCodepoint;
 use crate::protocol::alloc::{Vec, GFP};
@@ -30,7 +31,6 @@ use crate::protocol::frame::{self, Frames};
 use crate::protocol::packet::header::{decode, DecodeParams, Packet};
 use crate::protocol::packet::protection::{CleartextPacket, ProtectedPacket};
 use crate::protocol::packet::retry::Retry;
-use crate::protocol::packet::version_negotiation::VersionNegotiation;
 use crate::protocol::packet::{datagram::Datagram, PacketError, PacketKind};
 use crate::protocol::path::{PathId, SocketAddr};
 use crate::protocol::time::Instant;
@@ -181,6 +181,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         };
         let space = space_of(level);
         let pn = cleartext.pn();
+        let spin = cleartext.spin();
         if self
             .spaces
             .get(space.index())
@@ -222,6 +223,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         }
         if kind == PacketKind::OneRtt {
             self.paths.on_packet_received(path_id, pn, non_probing, now);
+            self.on_spin_received(path_id, pn, spin);
         }
         if kind == PacketKind::Handshake {
             self.on_handshake_packet(false, now);
@@ -501,39 +503,6 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         self.process_settled(now);
     }
 
-    /// A Version Negotiation packet (RFC 9000 §6.2, RFC 9368 §4).
-    fn on_version_negotiation(&mut self, now: Instant, vn: &VersionNegotiation<'_>, len: usize) {
-        if self.side.is_server() || self.handshake.heard_from_server || len == 0 {
-            return;
-        }
-        if vn.dcid != self.local_cid().as_slice() || vn.scid != self.cids.original_dcid.as_slice() {
-            return;
-        }
-        //= https://www.rfc-editor.org/rfc/rfc9368#section-4
-        //# Clients MUST ignore any received Version Negotiation packets that contain the
-        //# Original Version.
-        if vn.offers(self.original_version) {
-            return;
-        }
-        // This attempt cannot go on: TLS has to start over in a version
-        // the server offers. The caller reads it from `negotiation_offer`.
-        self.vn_offer = vn.versions().find(|v| self.config.versions.contains(*v));
-        let err = ConnectionError::silent(
-            CloseCause::VersionNegotiation,
-            TransportErrorCode::VERSION_NEGOTIATION_ERROR,
-            true,
-        );
-        self.enter_draining(now, err);
-        self.state = State::Closed;
-        self.timers.stop_all();
-    }
-
-    /// The version a Version Negotiation packet offered that this endpoint
-    /// supports, to start a new connection attempt with.
-    pub fn negotiation_offer(&self) -> Option<crate::protocol::packet::version::Version> {
-        self.vn_offer
-    }
-
     /// The AEAD used on 1-RTT packets, once known.
     pub fn one_rtt_suite(&self) -> Option<crate::protocol::crypto::CipherSuite> {
         self.keys.one_rtt.as_ref().map(|k| k.suite())
@@ -544,17 +513,23 @@ impl<P: Provider, G: Generator> Connection<P, G> {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_recv))]
 mod tests {
     use super::*;
+    use crate::protocol::alloc::Box;
     use crate::protocol::connection::testing::{
-        client, config, Pair, TestResult, CLIENT, CLIENT_ADDR, SERVER, SERVER_ADDR,
+        config, Pair, TestConn, TestResult, CLIENT, CLIENT_ADDR, SERVER, SERVER_ADDR,
     };
-    use crate::protocol::packet::version::Version;
     use core::time::Duration;
 
-    #[test]
-    fn stateless_reset_drains() -> TestResult {
+    /// A pair past its handshake.
+    fn established() -> TestResult<Box<Pair>> {
         let mut p = Pair::new(config(), config())?;
         p.handshake()?;
-        // The server's handshake connection ID and its token (TestGen).
+        Ok(p)
+    }
+
+    /// A stateless reset for the server's handshake connection ID: its
+    /// token ends the datagram (TestGen's tokens repeat the ID's last byte
+    /// with the generator's tag).
+    fn stateless_reset(p: &mut Pair) -> TestResult<Vec<u8>> {
         let scid = p.conn(SERVER)?.local_cid();
         let last = scid.as_slice().last().copied().ok_or("empty cid")?;
         let mut reset = Vec::new();
@@ -563,15 +538,26 @@ mod tests {
         for b in reset.iter_mut().skip(24) {
             *b = last ^ 0x5e;
         }
+        Ok(reset)
+    }
+
+    /// Hands `bytes` to the client as if sent from `from`.
+    fn to_client<'p>(
+        p: &'p mut Pair,
+        from: SocketAddr,
+        bytes: &mut [u8],
+    ) -> TestResult<&'p mut TestConn> {
         let now = p.now;
         let c = p.conn(CLIENT)?;
-        c.handle_datagram(
-            now,
-            CLIENT_ADDR,
-            SERVER_ADDR,
-            EcnCodepoint::NotEct,
-            reset.as_mut_slice(),
-        );
+        c.handle_datagram(now, CLIENT_ADDR, from, EcnCodepoint::NotEct, bytes);
+        Ok(c)
+    }
+
+    #[test]
+    fn stateless_reset_drains() -> TestResult {
+        let mut p = established()?;
+        let mut reset = stateless_reset(&mut p)?;
+        let c = to_client(&mut p, SERVER_ADDR, reset.as_mut_slice())?;
         assert!(matches!(c.state(), State::Draining { .. }));
         let err = c.close_error().copied().ok_or("no error")?;
         assert_eq!(err.cause, CloseCause::StatelessReset);
@@ -581,111 +567,24 @@ mod tests {
 
     #[test]
     fn garbage_is_ignored() -> TestResult {
-        let mut p = Pair::new(config(), config())?;
-        p.handshake()?;
+        let mut p = established()?;
         let mut junk = Vec::new();
         junk.extend_with(60, 0x41u8, GFP).map_err(|_| "alloc")?;
-        let now = p.now;
-        let c = p.conn(CLIENT)?;
-        c.handle_datagram(
-            now,
-            CLIENT_ADDR,
-            SERVER_ADDR,
-            EcnCodepoint::NotEct,
-            junk.as_mut_slice(),
-        );
+        let c = to_client(&mut p, SERVER_ADDR, junk.as_mut_slice())?;
         assert_eq!(c.state(), State::Established);
-        Ok(())
-    }
-
-    #[test]
-    fn version_negotiation_stops_the_attempt() -> TestResult {
-        let mut c = client()?;
-        c.crypto_send(Level::Initial, b"hello")
-            .map_err(|_| "send")?;
-        let mut buf = Vec::new();
-        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
-        let t = c
-            .poll_transmit(Instant::ZERO, buf.as_mut_slice())
-            .ok_or("nothing sent")?;
-        assert!(t.len >= 1200);
-        let scid = c.local_cid();
-        let odcid = c.original_dcid();
-        let mut vn = Vec::new();
-        vn.extend_with(64, 0u8, GFP).map_err(|_| "alloc")?;
-        let mut w = crate::protocol::codec::Writer::new(vn.as_mut_slice());
-        let offered = [Version::reserved(0x1234_5678), Version::V2];
-        VersionNegotiation::encode(&mut w, scid.as_slice(), odcid.as_slice(), 0x40, &offered)
-            .map_err(|_| "encode")?;
-        let n = w.len();
-        vn.truncate(n);
-        c.handle_datagram(
-            Instant::ZERO,
-            CLIENT_ADDR,
-            SERVER_ADDR,
-            EcnCodepoint::NotEct,
-            vn.as_mut_slice(),
-        );
-        assert!(c.is_drained());
-        assert_eq!(c.negotiation_offer(), Some(Version::V2));
-        let err = c.close_error().copied().ok_or("no error")?;
-        assert_eq!(err.cause, CloseCause::VersionNegotiation);
-        Ok(())
-    }
-
-    #[test]
-    fn version_negotiation_listing_our_version_is_ignored() -> TestResult {
-        let mut c = client()?;
-        c.crypto_send(Level::Initial, b"hello")
-            .map_err(|_| "send")?;
-        let mut buf = Vec::new();
-        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
-        c.poll_transmit(Instant::ZERO, buf.as_mut_slice())
-            .ok_or("nothing sent")?;
-        let mut vn = Vec::new();
-        vn.extend_with(64, 0u8, GFP).map_err(|_| "alloc")?;
-        let mut w = crate::protocol::codec::Writer::new(vn.as_mut_slice());
-        let (scid, odcid) = (c.local_cid(), c.original_dcid());
-        VersionNegotiation::encode(
-            &mut w,
-            scid.as_slice(),
-            odcid.as_slice(),
-            0x40,
-            &[Version::V1],
-        )
-        .map_err(|_| "encode")?;
-        let n = w.len();
-        vn.truncate(n);
-        c.handle_datagram(
-            Instant::ZERO,
-            CLIENT_ADDR,
-            SERVER_ADDR,
-            EcnCodepoint::NotEct,
-            vn.as_mut_slice(),
-        );
-        assert!(!c.is_closed());
         Ok(())
     }
 
     #[test]
     fn client_ignores_unknown_server_addresses() -> TestResult {
-        let mut p = Pair::new(config(), config())?;
-        p.handshake()?;
-        let mut bytes = Vec::new();
-        bytes.extend_with(100, 0u8, GFP).map_err(|_| "alloc")?;
+        let mut p = established()?;
+        // Even a valid stateless reset does not count from there.
+        let mut reset = stateless_reset(&mut p)?;
         let other = SocketAddr::new(SERVER_ADDR.ip(), 444);
-        let now = p.now;
-        let c = p.conn(CLIENT)?;
-        // Even a valid reset token would not count from there.
-        c.handle_datagram(
-            now,
-            CLIENT_ADDR,
-            other,
-            EcnCodepoint::NotEct,
-            bytes.as_mut_slice(),
-        );
+        let c = to_client(&mut p, other, reset.as_mut_slice())?;
         assert_eq!(c.state(), State::Established);
         p.run_for(Duration::from_millis(100))?;
+        assert_eq!(p.conn(CLIENT)?.state(), State::Established);
         Ok(())
     }
 }

@@ -261,7 +261,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         };
         let app = matches!(kind, PacketKind::OneRtt | PacketKind::ZeroRtt)
             && ((kind == PacketKind::OneRtt
-                && (self.handshake.done_pending || self.peer_cids.pending_retire().is_some()))
+                && (self.handshake.done_pending
+                    || self.new_token_due()
+                    || self.peer_cids.pending_retire().is_some()))
                 || self.local_cids.pending_new_connection_id().is_some()
                 || self.streams.wants_to_send()
                 || !self.datagrams.is_send_empty());
@@ -321,7 +323,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
                     dcid,
                     pn,
                     pn_len,
-                    spin: false,
+                    spin: self.spin_to_send(path),
                     key_phase,
                     fixed_bit,
                 }

@@ -125,7 +125,10 @@ impl<P: Provider, G: Generator> Connection<P, G> {
                 }
             }
             SentFrame::RetireConnectionId(seq) => self.peer_cids.on_retire_acked(seq),
-            SentFrame::HandshakeDone | SentFrame::NewConnectionId(_) | SentFrame::Settled => {}
+            SentFrame::HandshakeDone
+            | SentFrame::NewToken
+            | SentFrame::NewConnectionId(_)
+            | SentFrame::Settled => {}
         }
         Ok(())
     }
@@ -147,6 +150,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             //# The HANDSHAKE_DONE frame MUST be retransmitted until it is
             //# acknowledged.
             SentFrame::HandshakeDone => self.handshake.done_pending = true,
+            SentFrame::NewToken => self.on_new_token_lost(),
             SentFrame::NewConnectionId(seq) => self.local_cids.on_new_connection_id_lost(seq),
             SentFrame::RetireConnectionId(seq) => self.peer_cids.on_retire_lost(seq),
             SentFrame::Ack { .. } | SentFrame::Settled => {}

@@ -38,6 +38,9 @@ pub enum TlsError {
     InvalidSecret(CryptoError),
     /// The connection is closed.
     Closed,
+    /// Version Negotiation abandoned the attempt: call
+    /// `Connection::restart_after_version_negotiation` first.
+    AwaitingRestart,
     /// Out of memory.
     OutOfMemory,
 }
@@ -83,6 +86,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
     pub fn crypto_send(&mut self, level: Level, data: &[u8]) -> Result<usize, TlsError> {
         if self.state.is_closed() {
             return Err(TlsError::Closed);
+        }
+        if self.awaiting_restart() {
+            return Err(TlsError::AwaitingRestart);
         }
         let i = crypto_index(level).ok_or(TlsError::InvalidLevel)?;
         if self.keys.is_discarded(level) {

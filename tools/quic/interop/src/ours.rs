@@ -9,22 +9,27 @@
 //! the listener validates addresses), held datagrams of a ClientHello
 //! spanning several are replayed, stateless answers are written with the
 //! endpoint's builders, and the connection's route changes keep the
-//! routing table current.
+//! routing table current. Once the handshake is confirmed, the server can
+//! hand the client a NEW_TOKEN token sealed with the same key as its Retry
+//! tokens, bound to the client's IP address.
 
 use crate::peer::{Closed, Outgoing, Peer, Stack, WriteError, EXPORTER_LABEL};
 use crate::setup::{Setup, SERVER_ADDR};
 use quic_host_crypto::{Aead, RustCrypto};
 use quic_protocol::protocol::ack::EcnCodepoint;
 use quic_protocol::protocol::cid::local::RouteChange;
-use quic_protocol::protocol::cid::Generator;
+use quic_protocol::protocol::cid::{ConnectionId, Generator};
 use quic_protocol::protocol::connection::{CloseCause, Config, Event, Incoming};
 use quic_protocol::protocol::crypto::{CipherSuite, Iv, Provider};
 use quic_protocol::protocol::endpoint::alpn::AlpnList;
 use quic_protocol::protocol::endpoint::demux::{Decision, NewConnection, Router, RouterConfig};
 use quic_protocol::protocol::endpoint::listener::Listener;
 use quic_protocol::protocol::endpoint::pending::PendingId;
-use quic_protocol::protocol::endpoint::response::{write_refusal, write_retry};
+use quic_protocol::protocol::endpoint::response::{
+    write_refusal, write_retry, write_version_negotiation,
+};
 use quic_protocol::protocol::endpoint::routes::RouteKey;
+use quic_protocol::protocol::endpoint::token::{self, Binding, MAX_TOKEN_LEN};
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::stream::{Dir, StreamError, StreamId, StreamState};
 use quic_protocol::protocol::time::Instant;
@@ -51,6 +56,10 @@ struct Server {
     held: Vec<(PendingId, SocketAddr, Vec<u8>)>,
     /// The router was told the connection finished its handshake.
     finished: bool,
+    /// Send a NEW_TOKEN once the handshake is confirmed.
+    new_tokens: bool,
+    /// The NEW_TOKEN was handed to the connection.
+    token_sent: bool,
 }
 
 /// Our client, or our server behind the endpoint router.
@@ -81,6 +90,10 @@ impl OurPeer {
             setup.remembered.as_ref(),
         )
         .expect("connect");
+        let mut ep = ep;
+        if let Some(token) = &setup.token {
+            ep.conn.set_token(token).expect("token");
+        }
         Self {
             ep: Some(ep),
             server: None,
@@ -119,6 +132,8 @@ impl OurPeer {
                 config,
                 held: Vec::new(),
                 finished: false,
+                new_tokens: setup.new_tokens,
+                token_sent: false,
             }),
             tls,
             local: SERVER_ADDR,
@@ -155,6 +170,38 @@ impl OurPeer {
                 })
                 .collect()
         })
+    }
+
+    /// The last NEW_TOKEN token our client received.
+    pub fn new_token(&self) -> Option<Vec<u8>> {
+        self.ep.as_ref()?.conn.new_token().map(<[u8]>::to_vec)
+    }
+
+    /// Mints a NEW_TOKEN token for the client, bound to its IP address, and
+    /// hands it to the connection (what the kernel's endpoint does once a
+    /// server connection's handshake is confirmed).
+    fn send_new_token(&mut self, now: Instant) {
+        let (Some(s), Some(ep)) = (self.server.as_mut(), self.ep.as_mut()) else {
+            return;
+        };
+        if !s.new_tokens || s.token_sent || !ep.conn.is_handshake_confirmed() {
+            return;
+        }
+        let client = ep.conn.paths().active().remote().ip();
+        s.nonce += 1;
+        let mut token = [0u8; MAX_TOKEN_LEN];
+        let n = token::issue(
+            &s.token_key,
+            0,
+            s.nonce,
+            now,
+            Binding::NewToken { client: &client },
+            &ConnectionId::EMPTY,
+            &mut token,
+        )
+        .expect("NEW_TOKEN token");
+        ep.conn.send_new_token(&token[..n]).expect("NEW_TOKEN");
+        s.token_sent = true;
     }
 
     /// A server's answer to a datagram without a connection.
@@ -196,11 +243,7 @@ impl OurPeer {
                 .expect("Retry");
                 out.truncate(n);
                 self.retries += 1;
-                self.out.push_back(Outgoing {
-                    from: SERVER_ADDR,
-                    to: req.remote,
-                    bytes: out,
-                });
+                answer(&mut self.out, req.remote, out);
                 false
             }
             Decision::Refuse(refusal) => {
@@ -208,15 +251,20 @@ impl OurPeer {
                 let mut out = vec![0u8; 1500];
                 let n = write_refusal(&RustCrypto, &refusal, &scid, &mut out).expect("refusal");
                 out.truncate(n);
-                self.out.push_back(Outgoing {
-                    from: SERVER_ADDR,
-                    to: remote,
-                    bytes: out,
-                });
+                answer(&mut self.out, remote, out);
                 false
             }
-            // Version Negotiation, stateless resets and drops: quinn never
-            // needs them in these scenarios; dropping is always allowed.
+            Decision::SendVersionNegotiation { dcid, scid } => {
+                let mut out = vec![0u8; 256];
+                let versions = s.router.config().versions;
+                let n = write_version_negotiation(dcid, scid, versions, 0x1a2a_3a4a, &mut out)
+                    .expect("Version Negotiation");
+                out.truncate(n);
+                answer(&mut self.out, remote, out);
+                false
+            }
+            // Stateless resets and drops: quinn never needs them in these
+            // scenarios; dropping is always allowed.
             _ => false,
         }
     }
@@ -292,6 +340,15 @@ impl OurPeer {
     }
 }
 
+/// Queues a stateless answer of the server to `to`.
+fn answer(out: &mut VecDeque<Outgoing>, to: SocketAddr, bytes: Vec<u8>) {
+    out.push_back(Outgoing {
+        from: SERVER_ADDR,
+        to,
+        bytes,
+    });
+}
+
 fn stream_id(id: u64) -> StreamId {
     StreamId::from_u64(id).expect("stream ID")
 }
@@ -355,6 +412,7 @@ impl Peer for OurPeer {
             ep.drive_app(now);
         }
         self.sync_routes();
+        self.send_new_token(now);
         let connected = self.saw(&Event::Connected);
         if let Some(s) = self.server.as_mut().filter(|s| connected && !s.finished) {
             // The router counts connections handshaking, for its limit.

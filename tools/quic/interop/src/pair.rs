@@ -41,6 +41,11 @@ pub struct Wire {
     pub datagrams: [u64; 2],
     /// Bytes sent by the client and by the server.
     pub bytes: [u64; 2],
+    /// How often the latency spin bit changed between consecutive
+    /// datagrams led by a short header packet, per sender.
+    pub spin_flips: [u64; 2],
+    /// The last spin bit each side sent.
+    pub last_spin: [Option<bool>; 2],
 }
 
 /// A client and a server on a simulated network.
@@ -70,7 +75,7 @@ impl Pair {
     pub fn new(direction: Direction, setup: &Setup) -> Self {
         let tls = setup.tls_configs();
         let clock = Clock::new();
-        let now = Self::START;
+        let now = Self::START + setup.start_after;
         let (client, server): (Box<dyn Peer>, Box<dyn Peer>) = match direction {
             Direction::OursToQuinn => (
                 Box::new(OurPeer::client(setup, tls.clone(), CLIENT_ADDR, now)),
@@ -148,6 +153,10 @@ impl Pair {
             self.wire.bytes[side] += out.bytes.len() as u64;
             if server && is_retry(&out.bytes) {
                 self.wire.retries += 1;
+            }
+            if let Some(spin) = short_header_spin(&out.bytes) {
+                let last = self.wire.last_spin[side].replace(spin);
+                self.wire.spin_flips[side] += u64::from(last.is_some_and(|l| l != spin));
             }
             let from = match (server, self.nat) {
                 (false, Some(public)) => public,
@@ -242,6 +251,13 @@ impl Pair {
     pub fn closes(&self) -> [Option<Closed>; 2] {
         [self.client.closed(), self.server.closed()]
     }
+}
+
+/// The spin bit of a datagram that starts with a short header packet
+/// (RFC 9000 §17.3.1: the bit is not header-protected).
+fn short_header_spin(bytes: &[u8]) -> Option<bool> {
+    let first = *bytes.first()?;
+    (first & 0x80 == 0).then_some(first & 0x20 != 0)
 }
 
 /// Whether a datagram is a QUIC v1 Retry packet (long header, type 3).

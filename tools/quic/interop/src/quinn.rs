@@ -6,7 +6,9 @@
 //! 0.23 (ring) on the same certificate, ALPN and suites as our side.
 //!
 //! A server that validates addresses answers unvalidated Initials with
-//! `Endpoint::retry`, as quinn's own async server does.
+//! `Endpoint::retry`, as quinn's own async server does. Its token key is
+//! fixed, so that a later server of the same scenario accepts the
+//! NEW_TOKEN tokens of an earlier one.
 
 use crate::clock::{Clock, SystemClock};
 use crate::peer::{Closed, Outgoing, Peer, Stack, WriteError, EXPORTER_LABEL};
@@ -18,10 +20,13 @@ use quic_test_support::tls::{TlsConfigs, SERVER_NAME};
 use quinn_proto::crypto::rustls::{HandshakeData, QuicClientConfig, QuicServerConfig};
 use quinn_proto::{
     ClientConfig, Connection, ConnectionError, ConnectionHandle, DatagramEvent, Dir, Endpoint,
-    EndpointConfig, Event, ReadError, ServerConfig, StreamEvent, StreamId, VarInt,
+    EndpointConfig, Event, NoneTokenStore, ReadError, ServerConfig, StreamEvent, StreamId,
+    TokenLog, TokenReuseError, ValidationTokenConfig, VarInt,
 };
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
+use ring::hkdf::{Salt, HKDF_SHA256};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 /// What the application received on one stream.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +53,23 @@ pub struct QuinnPeer {
     streams: BTreeMap<u64, Inbound>,
     stopped: BTreeMap<u64, u64>,
     datagrams: Vec<Vec<u8>>,
+}
+
+/// quinn's server memory of the NEW_TOKEN tokens used: each is accepted
+/// once.
+#[derive(Default)]
+struct TokenLogSet(Mutex<BTreeSet<u128>>);
+
+impl TokenLog for TokenLogSet {
+    fn check_and_insert(
+        &self,
+        nonce: u128,
+        _issued: SystemTime,
+        _lifetime: Duration,
+    ) -> Result<(), TokenReuseError> {
+        let fresh = self.0.lock().expect("token log").insert(nonce);
+        fresh.then_some(()).ok_or(TokenReuseError)
+    }
 }
 
 /// The AES-128-GCM suite quinn needs for Initial packets even when TLS
@@ -107,6 +129,12 @@ impl QuinnPeer {
             .expect("client crypto");
         let mut config = ClientConfig::new(Arc::new(crypto));
         config.transport_config(Arc::new(setup.quinn(false)));
+        config.token_store(
+            setup
+                .quinn_token_store
+                .clone()
+                .unwrap_or_else(|| Arc::new(NoneTokenStore)),
+        );
         let (ch, conn) = peer
             .endpoint
             .connect(clock.to_std(now), config, SERVER_ADDR, SERVER_NAME)
@@ -120,8 +148,13 @@ impl QuinnPeer {
     pub fn server(setup: &Setup, tls: &TlsConfigs, clock: Clock) -> Self {
         let crypto = QuicServerConfig::with_initial(tls.server.clone(), initial_suite())
             .expect("server crypto");
-        let mut config = ServerConfig::with_crypto(Arc::new(crypto));
+        let token_key = Salt::new(HKDF_SHA256, &[]).extract(&[0x7e; 32]);
+        let mut config = ServerConfig::new(Arc::new(crypto), Arc::new(token_key));
         config.transport_config(Arc::new(setup.quinn(true)));
+        let mut tokens = ValidationTokenConfig::default();
+        tokens.log(Arc::new(TokenLogSet::default()));
+        tokens.sent(u32::from(setup.new_tokens));
+        config.validation_token_config(tokens);
         let system = SystemClock::shared();
         config.time_source(system.clone());
         let endpoint = Endpoint::new(

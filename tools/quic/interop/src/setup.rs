@@ -4,7 +4,7 @@
 //! configuration, so that a scenario states a limit once and both
 //! directions apply it the same way.
 
-use quic_protocol::protocol::connection::Config;
+use quic_protocol::protocol::connection::{Config, Versions};
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::transport_params::TransportParameters;
 use quic_protocol::protocol::varint::VarInt;
@@ -56,6 +56,20 @@ pub struct Setup {
     /// The server's transport parameters our client remembers from an
     /// earlier connection, for 0-RTT.
     pub remembered: Option<TransportParameters>,
+    /// The versions our client speaks, most preferred (and first tried)
+    /// first; `None` keeps the default.
+    pub client_versions: Option<Versions>,
+    /// Whether the server sends a NEW_TOKEN once the handshake is
+    /// confirmed.
+    pub new_tokens: bool,
+    /// The NEW_TOKEN token of an earlier connection our client presents.
+    pub token: Option<Vec<u8>>,
+    /// Where quinn's client keeps NEW_TOKEN tokens, shared across
+    /// connections; `None` keeps none.
+    pub quinn_token_store: Option<Arc<dyn quinn_proto::TokenStore>>,
+    /// How far after [`crate::pair::Pair::START`] the scenario starts (a
+    /// later connection starts after the earlier one ended).
+    pub start_after: Duration,
 }
 
 impl Default for Setup {
@@ -71,6 +85,11 @@ impl Default for Setup {
             retry: false,
             tls: None,
             remembered: None,
+            client_versions: None,
+            new_tokens: false,
+            token: None,
+            quinn_token_store: None,
+            start_after: Duration::ZERO,
         }
     }
 }
@@ -99,6 +118,10 @@ impl Setup {
         if server {
             t.initial_max_streams_bidi = VarInt::from_u32(self.server_max_streams_bidi);
         }
+        if let Some(v) = self.client_versions.filter(|_| !server) {
+            c.versions = v;
+        }
+        let t = &mut c.transport;
         if let Some(w) = self.windows {
             t.initial_max_stream_data_bidi_local = VarInt::saturating(w.stream);
             t.initial_max_stream_data_bidi_remote = VarInt::saturating(w.stream);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Handshakes between our client and our server with rustls: versions 1
-//! and 2, compatible version negotiation, Retry, the three cipher suites.
+//! and 2, compatible and incompatible version negotiation (with a forged
+//! Version Negotiation packet), Retry, the three cipher suites.
 
 mod conn_common;
 
@@ -97,6 +98,80 @@ fn server_refuses_a_version_the_client_did_not_offer() {
     let err = p.server().conn.close_error().copied().unwrap();
     assert_eq!(err.code, 0x11);
     assert!(!p.client.conn.is_handshake_complete());
+}
+
+/// RFC 9000 §6.2, RFC 9368 §2.1: the client starts in version 2, which
+/// the server does not speak; the Version Negotiation packet lists version
+/// 1 and the client starts over in it, with a new TLS session. The
+/// server's version_information lists version 1 only, so the client would
+/// have chosen it anyway: the handshake completes.
+#[test]
+fn version_negotiation_restarts_in_a_common_version() {
+    let mut p = Pair::new(Setup {
+        client: with_versions(Default::default(), Versions::V2_V1),
+        server: with_versions(Default::default(), Versions::V1),
+        version_negotiation: Some(&[Version::V1]),
+        ..Setup::default()
+    });
+    assert_eq!(p.client.conn.version(), Version::V2);
+    p.handshake();
+    assert!(p.client.saw(&Event::VersionNegotiation {
+        version: Version::V1
+    }));
+    assert_eq!(p.client.conn.version(), Version::V1);
+    assert_eq!(p.server().conn.version(), Version::V1);
+    let info = p.server().conn.peer_transport_parameters().unwrap();
+    let info = info.version_information.unwrap();
+    assert_eq!(info.chosen(), Version::V1.0);
+    echo_check(&mut p, b"after version negotiation");
+}
+
+/// RFC 9368 §4: an attacker forges a Version Negotiation packet listing
+/// version 2 only, while the server speaks version 1, which the client
+/// prefers. The client starts over in version 2 and the server, which does
+/// not negotiate compatible versions, stays there; the client learns from
+/// the server's Available Versions that it would have chosen version 1,
+/// and closes with VERSION_NEGOTIATION_ERROR.
+#[test]
+fn a_forged_version_negotiation_is_detected() {
+    let server = Config {
+        compatible_version_negotiation: false,
+        ..Config::default()
+    };
+    let mut p = Pair::new(Setup {
+        client: with_versions(Default::default(), Versions::V1_V2),
+        server: with_versions(server, Versions::V1_V2),
+        version_negotiation: Some(&[Version::V2]),
+        ..Setup::default()
+    });
+    let closed = p.run_until(Duration::from_secs(5), |p| p.client.conn.is_closed());
+    assert!(closed);
+    assert!(p.client.saw(&Event::VersionNegotiation {
+        version: Version::V2
+    }));
+    let err = p.client.conn.close_error().copied().unwrap();
+    assert_eq!(err.code, 0x11);
+    assert!(!err.by_peer);
+    assert!(!p.client.conn.is_handshake_complete());
+}
+
+/// The same forgery against a server that negotiates compatible versions:
+/// it moves the connection back to version 1, the client's preference, and
+/// the downgrade is undone rather than refused.
+#[test]
+fn compatible_negotiation_undoes_a_forged_version_negotiation() {
+    let mut p = Pair::new(Setup {
+        client: with_versions(Default::default(), Versions::V1_V2),
+        server: with_versions(Default::default(), Versions::V1_V2),
+        version_negotiation: Some(&[Version::V2]),
+        ..Setup::default()
+    });
+    p.handshake();
+    assert!(p.client.saw(&Event::VersionNegotiation {
+        version: Version::V2
+    }));
+    assert_eq!(p.client.conn.version(), Version::V1);
+    assert_eq!(p.server().conn.version(), Version::V1);
 }
 
 fn suite_test(suites: Suites, expected: CipherSuite) {

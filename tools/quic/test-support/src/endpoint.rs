@@ -11,7 +11,9 @@
 //! The glue follows `shared/notes/handshake-rustls.md`: `write_hs` runs
 //! until it has nothing more after every `read_hs`, and each chunk goes out
 //! at the level in force when it was written. The application side reads
-//! every readable stream and datagram and keeps the events.
+//! every readable stream and datagram and keeps the events. A client told
+//! of Version Negotiation restarts the connection attempt and TLS in the
+//! version offered, as the handshake daemon does.
 
 use crate::cid::Gen;
 use crate::tls::{rustls_version, suite_of, Secrets, SERVER_NAME};
@@ -64,6 +66,9 @@ pub struct Endpoint {
     pub reading: bool,
     /// The local address packets are sent from.
     pub addr: SocketAddr,
+    /// A client's TLS configuration, to start over after Version
+    /// Negotiation.
+    client_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Endpoint {
@@ -82,6 +87,7 @@ impl Endpoint {
             datagrams: Vec::new(),
             reading: true,
             addr,
+            client_tls: None,
         }
     }
 
@@ -103,29 +109,43 @@ impl Endpoint {
             conn.set_remembered_transport_parameters(p)
                 .expect("remember");
         }
-        let params = local_params(&mut conn);
         let secrets = Arc::new(Secrets::default());
-        let mut config = tls.clone();
-        config.key_log = secrets.clone();
-        let session = quic::ClientConnection::new(
-            Arc::new(config),
-            rustls_version(conn.version()),
-            ServerName::try_from(SERVER_NAME).expect("name"),
-            params,
-        )
-        .expect("client TLS");
-        let mut ep = Self::new(conn, session.into(), secrets, local);
-        let early = ep.tls.zero_rtt_keys().is_some();
-        ep.write_tls(now);
+        let session = client_session(&mut conn, tls, &secrets);
+        let mut ep = Self::new(conn, session, secrets, local);
+        ep.client_tls = Some(Arc::new(tls.clone()));
+        ep.start_client(now);
+        Ok(ep)
+    }
+
+    /// Writes the ClientHello, with 0-RTT keys if TLS allows early data.
+    fn start_client(&mut self, now: Instant) {
+        let early = self.tls.zero_rtt_keys().is_some();
+        self.write_tls(now);
         if early {
-            let s = ep.secrets.get(EARLY_SECRET).expect("early secret");
-            let suite = suite_of(&ep.tls, s.len());
-            ep.conn
+            let s = self.secrets.get(EARLY_SECRET).expect("early secret");
+            let suite = suite_of(&self.tls, s.len());
+            self.conn
                 .install_secret(now, Level::ZeroRtt, Direction::Send, suite, &s)
                 .expect("install early");
-            ep.early_attempted = true;
+            self.early_attempted = true;
         }
-        Ok(ep)
+    }
+
+    /// Starts the connection attempt over in the version a Version
+    /// Negotiation packet offered: the connection's Initial state, then a
+    /// new TLS session with a new ClientHello.
+    fn restart_after_version_negotiation(&mut self, now: Instant) {
+        let tls = self.client_tls.clone().expect("a client");
+        self.conn
+            .restart_after_version_negotiation(now)
+            .expect("restart");
+        self.secrets = Arc::new(Secrets::default());
+        self.tls = client_session(&mut self.conn, &tls, &self.secrets);
+        self.write_level = Level::Initial;
+        self.peer_params_set = false;
+        self.tls_done = false;
+        self.early_attempted = false;
+        self.start_client(now);
     }
 
     /// A server for the client whose first Initial `incoming` describes
@@ -277,10 +297,14 @@ impl Endpoint {
         true
     }
 
-    /// Reads every readable stream and datagram; collects events.
+    /// Reads every readable stream and datagram; collects events, and
+    /// restarts after Version Negotiation.
     pub fn drive_app(&mut self, now: Instant) {
         while let Some(e) = self.conn.poll_event() {
             self.events.push(e);
+            if matches!(e, Event::VersionNegotiation { .. }) {
+                self.restart_after_version_negotiation(now);
+            }
         }
         let mut buf = vec![0u8; 65536];
         while let Some(n) = self.conn.datagram_recv(&mut buf) {
@@ -319,6 +343,26 @@ impl Endpoint {
             .filter(|(_, fin)| *fin)
             .map(|(d, _)| d.as_slice())
     }
+}
+
+/// A client TLS session for `conn`'s version and transport parameters,
+/// logging its secrets to `secrets`.
+fn client_session(
+    conn: &mut Conn,
+    tls: &rustls::ClientConfig,
+    secrets: &Arc<Secrets>,
+) -> quic::Connection {
+    let params = local_params(conn);
+    let mut config = tls.clone();
+    config.key_log = secrets.clone();
+    quic::ClientConnection::new(
+        Arc::new(config),
+        rustls_version(conn.version()),
+        ServerName::try_from(SERVER_NAME).expect("name"),
+        params,
+    )
+    .expect("client TLS")
+    .into()
 }
 
 /// The local transport parameters extension body, as

@@ -24,7 +24,9 @@ use quic_protocol::protocol::ack::EcnCodepoint;
 use quic_protocol::protocol::cid::ConnectionId;
 use quic_protocol::protocol::codec::{Reader, Writer};
 use quic_protocol::protocol::connection::{Config, Incoming, Versions};
+use quic_protocol::protocol::endpoint::response::write_version_negotiation;
 use quic_protocol::protocol::packet::retry::RetryHeader;
+use quic_protocol::protocol::packet::version::Version;
 use quic_protocol::protocol::packet::version_negotiation::LongInvariant;
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::time::Instant;
@@ -58,6 +60,10 @@ pub struct Setup {
     pub link: Link,
     pub seed: u64,
     pub admission: Admission,
+    /// The versions the endpoint claims in Version Negotiation packets,
+    /// answering Initials of any other version; `None` admits every
+    /// version.
+    pub version_negotiation: Option<&'static [Version]>,
 }
 
 impl Default for Setup {
@@ -69,6 +75,7 @@ impl Default for Setup {
             link: Link::default(),
             seed: 1,
             admission: Admission::Accept,
+            version_negotiation: None,
         }
     }
 }
@@ -178,6 +185,18 @@ impl Pair {
             .read_varint_prefixed()
             .unwrap_or(&[])
             .to_vec();
+        if let Some(versions) = self
+            .setup
+            .version_negotiation
+            .filter(|v| !v.contains(&version))
+        {
+            let mut out = vec![0u8; 256];
+            let n = write_version_negotiation(inv.scid, inv.dcid, versions, 0x0a0a_0a0a, &mut out)
+                .expect("Version Negotiation");
+            out.truncate(n);
+            self.send(SERVER_ADDR, from, &out);
+            return false;
+        }
         let mut incoming = Incoming {
             version,
             dcid,
