@@ -460,21 +460,20 @@ impl TunnelSock<'_> {
         }
     }
 
-    fn send4(
+    /// Looks up the IPv4 route to `daddr:dport` from `src` (or the source
+    /// the route picks): the route, whose reference the caller must drop or
+    /// hand on, and the flow with the chosen source address.
+    fn route4(
         &self,
-        mut skb: SkBuff,
         daddr: [u8; 4],
         dport: u16,
         src: Option<SocketAddr>,
-        opts: &SendOptions,
-    ) -> Result {
+        tos: u8,
+    ) -> Result<(*mut bindings::rtable, bindings::flowi4)> {
         let saddr = match src {
             Some(SocketAddr::V4 { addr, .. }) => u32::from_ne_bytes(addr),
             _ => 0,
         };
-        let daddr = u32::from_ne_bytes(daddr);
-        let sport = self.port.to_be();
-        let dport = dport.to_be();
         // SAFETY: All-zero is a valid `struct flowi4`.
         let mut fl4: bindings::flowi4 = unsafe { MaybeUninit::zeroed().assume_init() };
         // SAFETY: `net` and the socket are alive; `fl4` is a valid out
@@ -484,22 +483,124 @@ impl TunnelSock<'_> {
                 self.sk.net().as_raw(),
                 &mut fl4,
                 self.sk.as_raw(),
-                daddr,
+                u32::from_ne_bytes(daddr),
                 saddr,
-                dport,
-                sport,
+                dport.to_be(),
+                self.port.to_be(),
                 bindings::IPPROTO_UDP as u8,
-                opts.tos & !ECN_MASK,
+                tos & !ECN_MASK,
                 0,
             )
         };
-        let rt = match from_err_ptr(rt) {
-            Ok(rt) => rt,
+        Ok((from_err_ptr(rt)?, fl4))
+    }
+
+    /// Looks up the IPv6 route to `dst` from `src` (or the source the route
+    /// picks): the route, whose reference the caller must drop or hand on,
+    /// and the flow with the chosen source address.
+    #[cfg(CONFIG_IPV6 = "y")]
+    fn route6(
+        &self,
+        dst: &SocketAddr,
+        src: Option<SocketAddr>,
+    ) -> Result<(*mut bindings::dst_entry, bindings::flowi6)> {
+        let SocketAddr::V6 {
+            addr: daddr,
+            port: dport,
+            flowinfo,
+            scope_id,
+        } = *dst
+        else {
+            return Err(EAFNOSUPPORT);
+        };
+        // SAFETY: All-zero is a valid `struct flowi6`.
+        let mut fl6: bindings::flowi6 = unsafe { MaybeUninit::zeroed().assume_init() };
+        fl6.__fl_common.flowic_oif = i32::try_from(scope_id).unwrap_or(0);
+        fl6.__fl_common.flowic_proto = bindings::IPPROTO_UDP as u8;
+        // SAFETY: The socket is alive (type invariant); `sk_mark` is read
+        // racily as in C.
+        fl6.__fl_common.flowic_mark = unsafe { (*self.sk.as_raw()).sk_mark };
+        fl6.daddr.in6_u.u6_addr8 = daddr;
+        if let Some(SocketAddr::V6 { addr, .. }) = src {
+            fl6.saddr.in6_u.u6_addr8 = addr;
+        }
+        fl6.flowlabel = (flowinfo & 0x000f_ffff).to_be();
+        fl6.uli.ports.dport = dport.to_be();
+        fl6.uli.ports.sport = self.port.to_be();
+        // SAFETY: `net` and the socket are alive; `fl6` is valid. The result
+        // is a route we own or an error pointer.
+        let route = unsafe {
+            bindings::ip6_dst_lookup_flow(
+                self.sk.net().as_raw(),
+                self.sk.as_raw(),
+                &mut fl6,
+                core::ptr::null(),
+            )
+        };
+        Ok((from_err_ptr(route)?, fl6))
+    }
+
+    /// The source address datagrams to `dst` leave from, as the routing
+    /// table picks it (what connect(2) on a UDP socket records), with the
+    /// tunnel's port. An IPv4 or v4-mapped destination gets an IPv4 source.
+    /// Fails as the route lookup does (`ENETUNREACH`, ...), or with
+    /// `EAFNOSUPPORT` for an IPv6 destination on an IPv4 tunnel.
+    pub fn route_source(&self, dst: &SocketAddr) -> Result<SocketAddr> {
+        let dst_v4 = match dst {
+            SocketAddr::V4 { .. } => Some(*dst),
+            SocketAddr::V6 { .. } => dst.to_v4_mapped(),
+        };
+        match (self.v6, dst_v4) {
+            (_, Some(SocketAddr::V4 { addr, port })) => {
+                let (rt, fl4) = self.route4(addr, port, None, 0)?;
+                // SAFETY: We own the reference the lookup returned.
+                unsafe { bindings::dst_release(&raw mut (*rt).dst) };
+                Ok(SocketAddr::V4 {
+                    addr: fl4.saddr.to_ne_bytes(),
+                    port: self.port,
+                })
+            }
+            #[cfg(CONFIG_IPV6 = "y")]
+            (true, None) => {
+                let (route, fl6) = self.route6(dst, None)?;
+                // SAFETY: We own the reference the lookup returned.
+                unsafe { bindings::dst_release(route) };
+                let scope_id = match dst {
+                    SocketAddr::V6 { scope_id, .. } => *scope_id,
+                    SocketAddr::V4 { .. } => 0,
+                };
+                // SAFETY: Every variant of the `in6_addr` union is a view of
+                // the same 16 initialised bytes.
+                let addr = unsafe { fl6.saddr.in6_u.u6_addr8 };
+                Ok(SocketAddr::V6 {
+                    addr,
+                    port: self.port,
+                    flowinfo: 0,
+                    scope_id,
+                })
+            }
+            _ => Err(EAFNOSUPPORT),
+        }
+    }
+
+    fn send4(
+        &self,
+        mut skb: SkBuff,
+        daddr: [u8; 4],
+        dport: u16,
+        src: Option<SocketAddr>,
+        opts: &SendOptions,
+    ) -> Result {
+        let (rt, fl4) = match self.route4(daddr, dport, src, opts.tos) {
+            Ok(r) => r,
             Err(e) => {
                 skb.drop_with_reason(DropReason::NOT_SPECIFIED);
                 return Err(e);
             }
         };
+        let daddr = u32::from_ne_bytes(daddr);
+        let sport = self.port.to_be();
+        let dport = dport.to_be();
         let ttl = match opts.ttl {
             // SAFETY: `rt` is a valid route we hold a reference to.
             0 => (unsafe { bindings::ip4_dst_hoplimit(&raw mut (*rt).dst) }) as u8,
@@ -532,42 +633,8 @@ impl TunnelSock<'_> {
 
     #[cfg(CONFIG_IPV6 = "y")]
     fn send6(&self, mut skb: SkBuff, dst: &SocketAddr, opts: &SendOptions) -> Result {
-        let SocketAddr::V6 {
-            addr: daddr,
-            port: dport,
-            flowinfo,
-            scope_id,
-        } = *dst
-        else {
-            return Err(EAFNOSUPPORT);
-        };
-        // SAFETY: All-zero is a valid `struct flowi6`.
-        let mut fl6: bindings::flowi6 = unsafe { MaybeUninit::zeroed().assume_init() };
-        fl6.__fl_common.flowic_oif = i32::try_from(scope_id).unwrap_or(0);
-        fl6.__fl_common.flowic_proto = bindings::IPPROTO_UDP as u8;
-        // SAFETY: The socket is alive (type invariant); `sk_mark` is read
-        // racily as in C.
-        fl6.__fl_common.flowic_mark = unsafe { (*self.sk.as_raw()).sk_mark };
-        fl6.daddr.in6_u.u6_addr8 = daddr;
-        if let Some(SocketAddr::V6 { addr, .. }) = opts.src {
-            fl6.saddr.in6_u.u6_addr8 = addr;
-        }
-        let label = flowinfo & 0x000f_ffff;
-        fl6.flowlabel = label.to_be();
-        fl6.uli.ports.dport = dport.to_be();
-        fl6.uli.ports.sport = self.port.to_be();
-        // SAFETY: `net` and the socket are alive; `fl6` is valid. The result
-        // is a route we own or an error pointer.
-        let dst = unsafe {
-            bindings::ip6_dst_lookup_flow(
-                self.sk.net().as_raw(),
-                self.sk.as_raw(),
-                &mut fl6,
-                core::ptr::null(),
-            )
-        };
-        let dst = match from_err_ptr(dst) {
-            Ok(d) => d,
+        let (dst, fl6) = match self.route6(dst, opts.src) {
+            Ok(r) => r,
             Err(e) => {
                 skb.drop_with_reason(DropReason::NOT_SPECIFIED);
                 return Err(e);
@@ -592,7 +659,7 @@ impl TunnelSock<'_> {
                 &fl6.daddr,
                 opts.tos,
                 ttl,
-                label.to_be(),
+                fl6.flowlabel,
                 fl6.uli.ports.sport,
                 fl6.uli.ports.dport,
                 false,
@@ -800,6 +867,82 @@ mod tests {
             t.send(payload_skb(b"x")?, &v6, &SendOptions::default()),
             Err(EAFNOSUPPORT)
         );
+        Ok(())
+    }
+
+    #[test]
+    fn route_source_picks_the_local_address() -> Result {
+        loopback_up()?;
+        let c = catcher(1)?;
+        let any = SocketAddr::V4 {
+            addr: [0; 4],
+            port: 0,
+        };
+        let t = UdpTunnel::new(Namespace::init_net(), &any, c.clone())?;
+        let port = t.local_addr().port();
+        let lo = SocketAddr::V4 {
+            addr: [127, 0, 0, 1],
+            port: 9,
+        };
+        assert_eq!(
+            t.sock().route_source(&lo)?,
+            SocketAddr::V4 {
+                addr: [127, 0, 0, 1],
+                port
+            }
+        );
+        let v6 = SocketAddr::V6 {
+            addr: [0; 16],
+            port: 9,
+            flowinfo: 0,
+            scope_id: 0,
+        };
+        assert_eq!(t.sock().route_source(&v6), Err(EAFNOSUPPORT));
+        #[cfg(CONFIG_IPV6 = "y")]
+        {
+            let any6 = SocketAddr::V6 {
+                addr: [0; 16],
+                port: 0,
+                flowinfo: 0,
+                scope_id: 0,
+            };
+            let t6 = UdpTunnel::new(Namespace::init_net(), &any6, c.clone())?;
+            let mut one = [0u8; 16];
+            one[15] = 1;
+            let lo6 = SocketAddr::V6 {
+                addr: one,
+                port: 9,
+                flowinfo: 0,
+                scope_id: 0,
+            };
+            assert_eq!(
+                t6.sock().route_source(&lo6)?,
+                SocketAddr::V6 {
+                    addr: one,
+                    port: t6.local_addr().port(),
+                    flowinfo: 0,
+                    scope_id: 0,
+                }
+            );
+            // A v4-mapped destination on a dual-stack tunnel: an IPv4 source.
+            let mut mapped = [0u8; 16];
+            mapped[10] = 0xff;
+            mapped[11] = 0xff;
+            mapped[12..].copy_from_slice(&[127, 0, 0, 1]);
+            let src = t6.sock().route_source(&SocketAddr::V6 {
+                addr: mapped,
+                port: 9,
+                flowinfo: 0,
+                scope_id: 0,
+            })?;
+            assert_eq!(
+                src,
+                SocketAddr::V4 {
+                    addr: [127, 0, 0, 1],
+                    port: t6.local_addr().port()
+                }
+            );
+        }
         Ok(())
     }
 }

@@ -105,7 +105,7 @@ FIXTURE_TEARDOWN(endpoint)
 
 /* Sends @len bytes of @buf to the QUIC socket's port; returns the length of
  * the answer in @out, -1 when none came within @ms milliseconds, -2 when
- * sending failed or the answer came from another address.
+ * sending failed (errno set), -3 when the answer came from another address.
  */
 static int exchange(const struct peer *p, const unsigned char *buf, size_t len,
 		    unsigned char *out, size_t cap, int ms)
@@ -125,7 +125,7 @@ static int exchange(const struct peer *p, const unsigned char *buf, size_t len,
 		return -1;
 	/* The answer comes from the QUIC socket's address and port. */
 	if (flen != p->len || memcmp(&from, &p->addr, p->len))
-		return -2;
+		return -3;
 	return n;
 }
 
@@ -163,7 +163,8 @@ TEST_F(endpoint, version_negotiation)
 		EXPECT_EQ(-1, n);
 		return;
 	}
-	ASSERT_LE(5 + 1 + 4 + 1 + 8 + 8, n) TH_LOG("no Version Negotiation (%d)", n);
+	ASSERT_LE(5 + 1 + 4 + 1 + 8 + 8, n)
+		TH_LOG("no Version Negotiation (%d, %s)", n, strerror(errno));
 	EXPECT_EQ(0x80, vn[0] & 0x80);
 	EXPECT_EQ(0, vn[1] | vn[2] | vn[3] | vn[4]);
 	/* The client's connection IDs, swapped. */
@@ -202,7 +203,7 @@ TEST_F(endpoint, stateless_reset)
 	int na, nb, nc;
 
 	na = reset_for(&self->peer, 0x11, 100, a);
-	ASSERT_LE(41, na) TH_LOG("no stateless reset (%d)", na);
+	ASSERT_LE(41, na) TH_LOG("no stateless reset (%d, %s)", na, strerror(errno));
 	EXPECT_GT(100, na);
 	EXPECT_EQ(0x40, a[0] & 0xc0);
 	/* The token is a function of the connection ID ... */
