@@ -9,13 +9,16 @@
 
 #![forbid(unsafe_code)]
 
-use kernel::{net::protocol::Registration, prelude::*, uapi};
+use kernel::{net::protocol::Registration, prelude::*};
 
 mod clock;
+mod conn;
 pub mod crypto;
 mod endpoint;
+mod message;
 pub mod protocol;
 mod socket;
+mod sockopt;
 mod tunnel;
 
 module! {

@@ -17,7 +17,7 @@ use kernel::{
         addr::SocketAddr,
         namespace::Namespace,
         skbuff::SkBuff,
-        udp_tunnel::{Handler, RecvInfo, TunnelSock, UdpTunnel},
+        udp_tunnel::{Handler, RecvInfo, SendOptions, TunnelSock, UdpTunnel},
     },
     new_mutex,
     prelude::*,
@@ -88,6 +88,17 @@ impl Tunnel {
         self.udp.local_addr()
     }
 
+    /// Sends a datagram (or a GSO batch) to `dst`.
+    pub(crate) fn send(&self, skb: SkBuff, dst: &SocketAddr, opts: &SendOptions) -> Result {
+        self.udp.send(skb, dst, opts)
+    }
+
+    /// The local address datagrams to `dst` leave from (see
+    /// [`TunnelSock::route_source`]).
+    pub(crate) fn route_source(&self, dst: &SocketAddr) -> Result<SocketAddr> {
+        self.udp.sock().route_source(dst)
+    }
+
     /// The receive side.
     #[cfg(CONFIG_IP_QUIC_KUNIT_TEST)]
     pub(crate) fn receiver(&self) -> &Receiver {
@@ -99,9 +110,10 @@ impl Tunnel {
 ///
 /// # Invariants
 ///
-/// `users` is the number of [`TunnelRegistry::acquire`] calls that returned
-/// `tunnel` and were not [released](TunnelRegistry::release) yet; it is at
-/// least 1 (the entry goes with the last user).
+/// `users` is the number of [`TunnelRegistry::acquire`] and
+/// [`TunnelRegistry::share`] calls that returned `tunnel` and were not
+/// [released](TunnelRegistry::release) yet; it is at least 1 (the entry
+/// goes with the last user).
 struct Entry {
     tunnel: Arc<Tunnel>,
     /// The QUIC sockets using the tunnel.
@@ -176,6 +188,16 @@ impl TunnelRegistry {
             GFP_KERNEL,
         )?;
         Ok(tunnel)
+    }
+
+    /// Another user of `tunnel`, which a user holds (a listener's accepted
+    /// socket shares its tunnel). Pair with [`TunnelRegistry::release`].
+    pub(crate) fn share(&self, tunnel: &Arc<Tunnel>) -> Arc<Tunnel> {
+        let mut entries = self.entries.lock();
+        if let Some(e) = entries.iter_mut().find(|e| Arc::ptr_eq(&e.tunnel, tunnel)) {
+            e.users += 1;
+        }
+        tunnel.clone()
     }
 
     /// Gives back a tunnel from [`TunnelRegistry::acquire`]; the last user

@@ -196,6 +196,12 @@ impl Sock {
         self.error_report();
     }
 
+    /// Whether a socket error is pending (`sk_err`), for poll(2).
+    pub fn has_error(&self) -> bool {
+        // SAFETY: An int read racily by design (`READ_ONCE(sk->sk_err)`).
+        unsafe { core::ptr::read_volatile(&raw const (*self.as_raw()).sk_err) != 0 }
+    }
+
     /// Takes the pending socket error, if any (`sock_error()`).
     pub fn take_error(&self) -> Option<Error> {
         // SAFETY: The socket is valid; `sock_error` clears `sk_err`

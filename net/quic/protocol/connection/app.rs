@@ -108,6 +108,11 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         self.datagrams.send(data)
     }
 
+    /// The length of the next received datagram, if one waits.
+    pub fn datagram_readable(&self) -> Option<usize> {
+        self.datagrams.recv_len()
+    }
+
     /// Reads the next received datagram into `out`; returns its length.
     pub fn datagram_recv(&mut self, out: &mut [u8]) -> Option<usize> {
         self.datagrams.recv(out)

@@ -51,6 +51,11 @@ impl Datagrams {
         self.recv.push(copy, GFP).is_ok()
     }
 
+    /// The length of the oldest received datagram, if any.
+    pub(crate) fn recv_len(&self) -> Option<usize> {
+        self.recv.first().map(|d| d.len())
+    }
+
     /// Reads the oldest received datagram into `out`; returns its length,
     /// truncated to `out`.
     pub(crate) fn recv(&mut self, out: &mut [u8]) -> Option<usize> {
