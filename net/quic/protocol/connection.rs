@@ -79,7 +79,8 @@
 //! (CRYPTO data, secrets, handshake progress), `params` (transport
 //! parameters and their §7.3 and RFC 9368 checks), `recv` (datagrams in),
 //! `frames` (frame dispatch), `settle` (acknowledgement and loss of sent
-//! packets), `send` and `builder` (packets out), `close`, `timers`
+//! packets), `preferred` (the server's preferred address, §9.6), `send`
+//! and `builder` (packets out), `close`, `timers`
 //! (expiry), [`app`] (the application's commands) and `datagram`.
 
 use crate::protocol::ack::{AckTracker, EcnCodepoint};
@@ -115,6 +116,7 @@ mod datagram;
 mod frames;
 mod keys;
 mod params;
+mod preferred;
 mod recv;
 mod send;
 mod settle;
@@ -414,6 +416,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             incoming.version,
         )?;
         conn.peer_cids.on_handshake_source_cid(incoming.scid);
+        conn.issue_preferred_address_cid()?;
         conn.choose_server_version();
         if incoming.address_validated {
             conn.on_peer_address_validated(now);

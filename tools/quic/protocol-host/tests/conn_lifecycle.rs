@@ -7,6 +7,7 @@ mod conn_common;
 
 use conn_common::*;
 use quic_protocol::protocol::connection::{CloseCause, Config, Event, State};
+use quic_protocol::protocol::path::event::MigrationKind;
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::stream::{Dir, StreamId};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -247,7 +248,9 @@ fn client_nat_rebinding() {
         active.remote() == addr(40_001) && active.is_validated()
     });
     assert!(moved, "server did not follow the client");
-    assert!(p.server().saw(&Event::Migrated { local: false }));
+    assert!(p.server().saw(&Event::Migrated {
+        kind: MigrationKind::Peer
+    }));
     let id = p.server().conn.stream_open(Dir::Uni).unwrap();
     p.server()
         .conn
@@ -272,7 +275,9 @@ fn client_active_migration() {
     p.client.conn.migrate(now, addr(40_002)).expect("migrate");
     p.client.addr = addr(40_002);
     let ok = p.run_until(Duration::from_secs(5), |p| {
-        p.client.saw(&Event::Migrated { local: true })
+        p.client.saw(&Event::Migrated {
+            kind: MigrationKind::Local,
+        })
     });
     assert!(ok, "migration did not complete");
     assert_eq!(p.client.conn.paths().active().local(), addr(40_002));
