@@ -48,7 +48,7 @@ struct Server {
     config: Config,
     /// Datagrams of ClientHellos spanning several, held by the router's
     /// pending id.
-    held: Vec<(PendingId, SocketAddr, Vec<u8>)>,
+    held: Vec<(PendingId, SocketAddr, EcnCodepoint, Vec<u8>)>,
     /// The router was told the connection finished its handshake.
     finished: bool,
 }
@@ -158,7 +158,13 @@ impl OurPeer {
     }
 
     /// A server's answer to a datagram without a connection.
-    fn classify(&mut self, now: Instant, remote: SocketAddr, bytes: &[u8]) -> bool {
+    fn classify(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        ecn: EcnCodepoint,
+        bytes: &[u8],
+    ) -> bool {
         let Some(s) = self.server.as_mut() else {
             return false;
         };
@@ -176,7 +182,7 @@ impl OurPeer {
                 true
             }
             Decision::Buffered(id) => {
-                s.held.push((id, remote, bytes.to_vec()));
+                s.held.push((id, remote, ecn, bytes.to_vec()));
                 false
             }
             Decision::SendRetry(req) => {
@@ -199,6 +205,7 @@ impl OurPeer {
                 self.out.push_back(Outgoing {
                     from: SERVER_ADDR,
                     to: req.remote,
+                    ecn: EcnCodepoint::NotEct,
                     bytes: out,
                 });
                 false
@@ -211,6 +218,7 @@ impl OurPeer {
                 self.out.push_back(Outgoing {
                     from: SERVER_ADDR,
                     to: remote,
+                    ecn: EcnCodepoint::NotEct,
                     bytes: out,
                 });
                 false
@@ -257,10 +265,10 @@ impl OurPeer {
         };
         let held: Vec<_> = s.held.iter().filter(|h| h.0 == id).cloned().collect();
         s.held.retain(|h| h.0 != id);
-        for (_, remote, mut bytes) in held {
+        for (_, remote, ecn, mut bytes) in held {
             if let Some(ep) = self.ep.as_mut() {
                 ep.conn
-                    .handle_datagram(now, SERVER_ADDR, remote, EcnCodepoint::NotEct, &mut bytes);
+                    .handle_datagram(now, SERVER_ADDR, remote, ecn, &mut bytes);
             }
         }
     }
@@ -310,15 +318,15 @@ impl Peer for OurPeer {
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        ecn: EcnCodepoint,
         bytes: &[u8],
     ) {
-        if self.server.is_some() && !self.classify(now, remote, bytes) {
+        if self.server.is_some() && !self.classify(now, remote, ecn, bytes) {
             return;
         }
         let mut bytes = bytes.to_vec();
         if let Some(ep) = self.ep.as_mut() {
-            ep.conn
-                .handle_datagram(now, local, remote, EcnCodepoint::NotEct, &mut bytes);
+            ep.conn.handle_datagram(now, local, remote, ecn, &mut bytes);
         }
         self.sync_routes();
     }
@@ -334,6 +342,7 @@ impl Peer for OurPeer {
         Some(Outgoing {
             from: t.local,
             to: t.remote,
+            ecn: t.ecn,
             bytes: self.buf[..t.len].to_vec(),
         })
     }

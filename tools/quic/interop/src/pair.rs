@@ -153,7 +153,7 @@ impl Pair {
                 (false, Some(public)) => public,
                 _ => out.from,
             };
-            self.net.send(now, from, out.to, &out.bytes);
+            self.net.send(now, from, out.to, out.ecn, &out.bytes);
         }
         panic!("a peer sent 10000 datagrams in one step");
     }
@@ -162,13 +162,13 @@ impl Pair {
         while let Some(d) = self.net.pop_due(self.now) {
             if d.to == SERVER_ADDR {
                 self.server
-                    .handle_datagram(self.now, SERVER_ADDR, d.from, &d.bytes);
+                    .handle_datagram(self.now, SERVER_ADDR, d.from, d.ecn, &d.bytes);
             } else {
                 let local = self.client.local_addr();
                 let reachable = d.to == local || Some(d.to) == self.nat;
                 if reachable {
                     self.client
-                        .handle_datagram(self.now, local, d.from, &d.bytes);
+                        .handle_datagram(self.now, local, d.from, d.ecn, &d.bytes);
                 }
             }
         }

@@ -8,6 +8,7 @@
 
 use crate::ours::OurPeer;
 use crate::quinn::QuinnPeer;
+use quic_protocol::protocol::ack::EcnCodepoint;
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::time::Instant;
 
@@ -27,6 +28,8 @@ pub struct Outgoing {
     pub from: SocketAddr,
     /// Where it goes.
     pub to: SocketAddr,
+    /// The ECN codepoint of its IP header.
+    pub ecn: EcnCodepoint,
     /// The UDP payload.
     pub bytes: Vec<u8>,
 }
@@ -73,12 +76,14 @@ pub trait Peer {
     /// The address this peer sends from.
     fn local_addr(&self) -> SocketAddr;
 
-    /// A datagram arrived at `local` from `remote`.
+    /// A datagram arrived at `local` from `remote`, its IP header
+    /// carrying the ECN codepoint `ecn`.
     fn handle_datagram(
         &mut self,
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        ecn: EcnCodepoint,
         bytes: &[u8],
     );
     /// The next datagram to send, if any.

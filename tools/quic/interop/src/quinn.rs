@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::peer::{Closed, Outgoing, Peer, Stack, WriteError, EXPORTER_LABEL};
 use crate::setup::{Setup, SERVER_ADDR};
 use bytes::{Bytes, BytesMut};
+use quic_protocol::protocol::ack::EcnCodepoint;
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::time::Instant;
 use quic_test_support::tls::{TlsConfigs, SERVER_NAME};
@@ -186,6 +187,7 @@ impl QuinnPeer {
             self.out.push_back(Outgoing {
                 from: self.local,
                 to: t.destination,
+                ecn: ecn_from_quinn(t.ecn),
                 bytes: chunk.to_vec(),
             });
         }
@@ -260,6 +262,16 @@ fn qid(id: u64) -> StreamId {
     StreamId::from(VarInt::from_u64(id).expect("stream ID"))
 }
 
+/// The codepoint of a quinn transmit, for the IP header.
+fn ecn_from_quinn(ecn: Option<quinn_proto::EcnCodepoint>) -> EcnCodepoint {
+    match ecn {
+        Some(quinn_proto::EcnCodepoint::Ect0) => EcnCodepoint::Ect0,
+        Some(quinn_proto::EcnCodepoint::Ect1) => EcnCodepoint::Ect1,
+        Some(quinn_proto::EcnCodepoint::Ce) => EcnCodepoint::Ce,
+        None => EcnCodepoint::NotEct,
+    }
+}
+
 fn qcode(code: u64) -> VarInt {
     VarInt::from_u64(code).expect("error code")
 }
@@ -278,6 +290,7 @@ impl Peer for QuinnPeer {
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        ecn: EcnCodepoint,
         bytes: &[u8],
     ) {
         self.system.set(now);
@@ -286,7 +299,7 @@ impl Peer for QuinnPeer {
             self.clock.to_std(now),
             remote,
             Some(local.ip()),
-            None,
+            quinn_proto::EcnCodepoint::from_bits(ecn as u8),
             BytesMut::from(bytes),
             &mut buf,
         );

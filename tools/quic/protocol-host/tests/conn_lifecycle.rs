@@ -14,21 +14,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Sends `data` from the client on a new stream and waits for it.
-fn transfer(p: &mut Pair, data: &[u8]) -> StreamId {
-    let id = p.client.conn.stream_open(Dir::Uni).unwrap();
-    assert_eq!(
-        p.client.conn.stream_write(id, data, true).unwrap(),
-        data.len()
-    );
-    let ok = p.run_until(Duration::from_secs(20), |p| {
-        p.server().stream_data(id).is_some()
-    });
-    assert!(ok, "transfer did not complete");
-    assert_eq!(p.server().stream_data(id).unwrap(), data);
-    id
-}
-
 fn key_updates(events: &[Event]) -> Vec<bool> {
     events
         .iter()

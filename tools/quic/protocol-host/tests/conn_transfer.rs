@@ -52,6 +52,7 @@ fn bulk_transfer_under_loss_and_reordering() {
             loss_percent: 5,
             duplicate_percent: 1,
             mtu: 1500,
+            ..Link::default()
         },
         seed: 7,
         ..Setup::default()

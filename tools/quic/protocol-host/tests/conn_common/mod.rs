@@ -16,7 +16,7 @@
 
 #[allow(unused_imports)]
 pub use quic_test_support::endpoint::{Conn, Endpoint};
-pub use quic_test_support::net::Link;
+pub use quic_test_support::net::{EcnPolicy, Link};
 pub use quic_test_support::tls::{Suites, TlsConfigs};
 
 use quic_host_crypto::RustCrypto;
@@ -27,10 +27,11 @@ use quic_protocol::protocol::connection::{Config, Incoming, Versions};
 use quic_protocol::protocol::packet::retry::RetryHeader;
 use quic_protocol::protocol::packet::version_negotiation::LongInvariant;
 use quic_protocol::protocol::path::SocketAddr;
+use quic_protocol::protocol::stream::{Dir, StreamId};
 use quic_protocol::protocol::time::Instant;
 use quic_protocol::protocol::transport_params::TransportParameters;
 use quic_test_support::cid::Gen;
-use quic_test_support::net::Network;
+use quic_test_support::net::{NetStats, Network};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,14 @@ pub const CLIENT_ADDR: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 50000));
 pub const SERVER_ADDR: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 443));
+/// The server's second address, which it may offer as its preferred
+/// address (RFC 9000 §9.6).
+pub const SERVER_PREFERRED_ADDR: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 2), 443));
+
+fn is_server_addr(a: SocketAddr) -> bool {
+    a == SERVER_ADDR || a == SERVER_PREFERRED_ADDR
+}
 
 /// What the harness does with the client's first Initial.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +95,22 @@ pub struct Pair {
     pub datagrams_sent: [u64; 2],
     /// The client's address as the server sees it (a NAT may change it).
     pub nat: Option<SocketAddr>,
+    /// Datagrams to the server's second address whose connection ID does
+    /// not route to the server, dropped.
+    pub unrouted: u64,
+}
+
+/// Whether the Destination Connection ID of `datagram` is one `conn` had
+/// the endpoint route to it.
+fn routed_here(conn: &Conn, datagram: &[u8]) -> bool {
+    conn.routed_cids().any(|id| {
+        let start = if datagram.first().is_some_and(|b| b & 0x80 != 0) {
+            6
+        } else {
+            1
+        };
+        datagram.get(start..start + id.len()) == Some(id.as_slice())
+    })
 }
 
 impl Pair {
@@ -123,6 +148,7 @@ impl Pair {
             retry_sent: None,
             datagrams_sent: [0, 0],
             nat: None,
+            unrouted: 0,
         }
     }
 
@@ -130,18 +156,28 @@ impl Pair {
         self.server.as_mut().expect("server not created yet")
     }
 
+    /// What the network did.
+    pub fn net_stats(&self) -> NetStats {
+        self.net.stats
+    }
+
+    /// The link impairments, to change between steps.
+    pub fn link_mut(&mut self) -> &mut Link {
+        &mut self.net.link
+    }
+
     pub fn tls_configs(&self) -> Arc<TlsConfigs> {
         self.tls_configs.clone()
     }
 
-    fn send(&mut self, from: SocketAddr, to: SocketAddr, bytes: &[u8]) {
-        let from_client = from != SERVER_ADDR;
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, ecn: EcnCodepoint, bytes: &[u8]) {
+        let from_client = !is_server_addr(from);
         self.datagrams_sent[usize::from(!from_client)] += 1;
         let from = match (from_client, self.nat) {
             (true, Some(public)) => public,
             _ => from,
         };
-        self.net.send(self.now, from, to, bytes);
+        self.net.send(self.now, from, to, ecn, bytes);
     }
 
     /// Sends what `ep` has to send, splitting GSO batches.
@@ -161,7 +197,7 @@ impl Pair {
             let seg = t.segment_size.unwrap_or(t.len);
             for chunk in buf[..t.len].chunks(seg.max(1)) {
                 let chunk = chunk.to_vec();
-                self.send(t.local, t.remote, &chunk);
+                self.send(t.local, t.remote, t.ecn, &chunk);
             }
         }
     }
@@ -202,7 +238,7 @@ impl Pair {
                     let mut w = Writer::new(&mut out);
                     header.encode(&RustCrypto, &dcid, &mut w).unwrap();
                     self.retry_sent = Some((dcid, retry_scid));
-                    self.send(SERVER_ADDR, from, &out);
+                    self.send(SERVER_ADDR, from, EcnCodepoint::NotEct, &out);
                     return false;
                 }
                 Some((odcid, retry_scid)) => {
@@ -233,31 +269,30 @@ impl Pair {
     fn deliver(&mut self) {
         while let Some(mut d) = self.net.pop_due(self.now) {
             let now = self.now;
-            if d.to == SERVER_ADDR {
-                if self.server.is_none() && !self.admit(d.from, &mut d.bytes) {
+            if is_server_addr(d.to) {
+                if self.server.is_none()
+                    && (d.to != SERVER_ADDR || !self.admit(d.from, &mut d.bytes))
+                {
                     continue;
                 }
                 let s = self.server.as_mut().unwrap();
-                s.conn.handle_datagram(
-                    now,
-                    SERVER_ADDR,
-                    d.from,
-                    EcnCodepoint::NotEct,
-                    &mut d.bytes,
-                );
+                // The endpoint routes by connection ID: only IDs the
+                // connection announced reach it at its second address.
+                if d.to == SERVER_PREFERRED_ADDR && !routed_here(&s.conn, &d.bytes) {
+                    self.unrouted += 1;
+                    continue;
+                }
+                s.conn
+                    .handle_datagram(now, d.to, d.from, d.ecn, &mut d.bytes);
             } else {
                 let local = if Some(d.to) == self.nat {
                     self.client.addr
                 } else {
                     d.to
                 };
-                self.client.conn.handle_datagram(
-                    now,
-                    local,
-                    d.from,
-                    EcnCodepoint::NotEct,
-                    &mut d.bytes,
-                );
+                self.client
+                    .conn
+                    .handle_datagram(now, local, d.from, d.ecn, &mut d.bytes);
             }
         }
     }
@@ -343,6 +378,21 @@ pub fn with_versions(mut c: Config, versions: Versions) -> Config {
 }
 
 /// `n` bytes of a recognisable pattern.
+/// Sends `data` from the client on a new stream and waits for it.
+pub fn transfer(p: &mut Pair, data: &[u8]) -> StreamId {
+    let id = p.client.conn.stream_open(Dir::Uni).unwrap();
+    assert_eq!(
+        p.client.conn.stream_write(id, data, true).unwrap(),
+        data.len()
+    );
+    let ok = p.run_until(Duration::from_secs(20), |p| {
+        p.server().stream_data(id).is_some()
+    });
+    assert!(ok, "transfer did not complete");
+    assert_eq!(p.server().stream_data(id).unwrap(), data);
+    id
+}
+
 pub fn pattern(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
