@@ -9,7 +9,7 @@ use conn_common::*;
 use quic_protocol::protocol::connection::{CloseCause, Config, Event, State};
 use quic_protocol::protocol::path::event::MigrationKind;
 use quic_protocol::protocol::path::SocketAddr;
-use quic_protocol::protocol::stream::{Dir, StreamId};
+use quic_protocol::protocol::stream::Dir;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
@@ -269,4 +269,79 @@ fn client_active_migration() {
     assert_ne!(p.client.conn.remote_cid(), old_dcid);
     transfer(&mut p, b"after migration");
     assert_eq!(p.server().conn.paths().active().remote(), addr(40_002));
+}
+
+fn preferred_setup() -> Setup {
+    let SocketAddr::V4(preferred) = SERVER_PREFERRED_ADDR else {
+        unreachable!()
+    };
+    Setup {
+        server: Config {
+            preferred_address_v4: Some(preferred),
+            ..Config::default()
+        },
+        ..Setup::default()
+    }
+}
+
+/// RFC 9000 §9.6: the server offers its second address; once the
+/// handshake is confirmed the client probes it with the preferred
+/// address's connection ID, moves there once validated and the server
+/// follows after validating the client from it. The endpoint (here the
+/// pair) routes the new address's packets by connection ID.
+#[test]
+fn client_moves_to_the_servers_preferred_address() {
+    let mut p = Pair::new(preferred_setup());
+    p.handshake();
+    let pa = p
+        .client
+        .conn
+        .peer_transport_parameters()
+        .and_then(|t| t.preferred_address)
+        .expect("preferred_address parameter");
+    assert_eq!(pa.ipv4.map(SocketAddr::V4), Some(SERVER_PREFERRED_ADDR));
+    let moved = p.run_until(Duration::from_secs(5), |p| {
+        p.client.saw(&Event::Migrated {
+            kind: MigrationKind::PreferredAddress,
+        })
+    });
+    assert!(moved, "the client did not move");
+    assert_eq!(p.client.conn.remote_cid(), pa.id);
+    assert_eq!(
+        p.client.conn.paths().active().remote(),
+        SERVER_PREFERRED_ADDR
+    );
+    transfer(&mut p, &pattern(50_000, 3));
+    let s = &p.server().conn;
+    assert_eq!(s.paths().active().local(), SERVER_PREFERRED_ADDR);
+    assert!(s.paths().active().is_validated());
+    assert!(p.server().saw(&Event::Migrated {
+        kind: MigrationKind::Peer,
+    }));
+    assert_eq!(p.unrouted, 0);
+    // The server answers at its new address only, and data flows back.
+    let id = p.server().conn.stream_open(Dir::Uni).unwrap();
+    p.server()
+        .conn
+        .stream_write(id, b"from the preferred address", true)
+        .unwrap();
+    let ok = p.run_until(Duration::from_secs(5), |p| {
+        p.client.stream_data(id).is_some()
+    });
+    assert!(ok);
+    assert_eq!(p.client.conn.close_error(), None);
+}
+
+/// A client configured not to move stays on the handshake address, and so
+/// does the server.
+#[test]
+fn client_may_ignore_the_preferred_address() {
+    let mut setup = preferred_setup();
+    setup.client.migrate_to_preferred_address = false;
+    let mut p = Pair::new(setup);
+    p.handshake();
+    transfer(&mut p, &pattern(20_000, 4));
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.client.conn.paths().active().remote(), SERVER_ADDR);
+    assert_eq!(p.server().conn.paths().active().local(), SERVER_ADDR);
 }

@@ -16,11 +16,13 @@
 
 #[allow(unused_imports)]
 pub use quic_test_support::endpoint::{Conn, Endpoint};
+#[allow(unused_imports)]
 pub use quic_test_support::net::{EcnPolicy, Link};
 pub use quic_test_support::tls::{Suites, TlsConfigs};
 
 use quic_host_crypto::RustCrypto;
 use quic_protocol::protocol::ack::EcnCodepoint;
+use quic_protocol::protocol::cid::local::RouteChange;
 use quic_protocol::protocol::cid::ConnectionId;
 use quic_protocol::protocol::codec::{Reader, Writer};
 use quic_protocol::protocol::connection::{Config, Incoming, Versions};
@@ -32,6 +34,7 @@ use quic_protocol::protocol::time::Instant;
 use quic_protocol::protocol::transport_params::TransportParameters;
 use quic_test_support::cid::Gen;
 use quic_test_support::net::{NetStats, Network};
+use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,19 +101,21 @@ pub struct Pair {
     /// Datagrams to the server's second address whose connection ID does
     /// not route to the server, dropped.
     pub unrouted: u64,
+    /// The server's connection IDs, as the endpoint's routing table holds
+    /// them (kept in step with `poll_route_change`).
+    routes: HashSet<ConnectionId>,
 }
 
-/// Whether the Destination Connection ID of `datagram` is one `conn` had
-/// the endpoint route to it.
-fn routed_here(conn: &Conn, datagram: &[u8]) -> bool {
-    conn.routed_cids().any(|id| {
-        let start = if datagram.first().is_some_and(|b| b & 0x80 != 0) {
-            6
-        } else {
-            1
-        };
-        datagram.get(start..start + id.len()) == Some(id.as_slice())
-    })
+/// Whether the Destination Connection ID of `datagram` is in `routes`.
+fn routed(routes: &HashSet<ConnectionId>, datagram: &[u8]) -> bool {
+    let start = if datagram.first().is_some_and(|b| b & 0x80 != 0) {
+        6
+    } else {
+        1
+    };
+    routes
+        .iter()
+        .any(|id| datagram.get(start..start + id.len()) == Some(id.as_slice()))
 }
 
 impl Pair {
@@ -149,6 +154,7 @@ impl Pair {
             datagrams_sent: [0, 0],
             nat: None,
             unrouted: 0,
+            routes: HashSet::new(),
         }
     }
 
@@ -278,7 +284,7 @@ impl Pair {
                 let s = self.server.as_mut().unwrap();
                 // The endpoint routes by connection ID: only IDs the
                 // connection announced reach it at its second address.
-                if d.to == SERVER_PREFERRED_ADDR && !routed_here(&s.conn, &d.bytes) {
+                if d.to == SERVER_PREFERRED_ADDR && !routed(&self.routes, &d.bytes) {
                     self.unrouted += 1;
                     continue;
                 }
@@ -297,7 +303,21 @@ impl Pair {
         }
     }
 
+    /// Keeps the routing table in step with the server's connection IDs.
+    fn sync_routes(&mut self) {
+        let Some(s) = self.server.as_mut() else {
+            return;
+        };
+        while let Some(change) = s.conn.poll_route_change() {
+            match change {
+                RouteChange::Add(id) => self.routes.insert(id),
+                RouteChange::Remove(id) => self.routes.remove(&id),
+            };
+        }
+    }
+
     fn react(&mut self) {
+        self.sync_routes();
         let now = self.now;
         self.client.drive_tls(now);
         self.client.drive_app(now);
