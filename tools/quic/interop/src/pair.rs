@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::ours::OurPeer;
 use crate::peer::{Closed, Peer};
 use crate::quinn::QuinnPeer;
-use crate::setup::{Setup, CLIENT_ADDR, SERVER_ADDR};
+use crate::setup::{Setup, CLIENT_ADDR, SERVER_ADDR, SERVER_PREFERRED_ADDR};
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::time::Instant;
 use quic_test_support::net::Network;
@@ -160,9 +160,9 @@ impl Pair {
 
     fn deliver(&mut self) {
         while let Some(d) = self.net.pop_due(self.now) {
-            if d.to == SERVER_ADDR {
+            if d.to == SERVER_ADDR || d.to == SocketAddr::V4(SERVER_PREFERRED_ADDR) {
                 self.server
-                    .handle_datagram(self.now, SERVER_ADDR, d.from, d.ecn, &d.bytes);
+                    .handle_datagram(self.now, d.to, d.from, d.ecn, &d.bytes);
             } else {
                 let local = self.client.local_addr();
                 let reachable = d.to == local || Some(d.to) == self.nat;

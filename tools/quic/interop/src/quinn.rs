@@ -10,7 +10,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::peer::{Closed, Outgoing, Peer, Stack, WriteError, EXPORTER_LABEL};
-use crate::setup::{Setup, SERVER_ADDR};
+use crate::setup::{Setup, SERVER_ADDR, SERVER_PREFERRED_ADDR};
 use bytes::{Bytes, BytesMut};
 use quic_protocol::protocol::ack::EcnCodepoint;
 use quic_protocol::protocol::path::SocketAddr;
@@ -123,6 +123,9 @@ impl QuinnPeer {
             .expect("server crypto");
         let mut config = ServerConfig::with_crypto(Arc::new(crypto));
         config.transport_config(Arc::new(setup.quinn(true)));
+        if setup.preferred_address {
+            config.preferred_address_v4(Some(SERVER_PREFERRED_ADDR));
+        }
         let system = SystemClock::shared();
         config.time_source(system.clone());
         let endpoint = Endpoint::new(
@@ -184,8 +187,13 @@ impl QuinnPeer {
     fn push_transmit(&mut self, t: &quinn_proto::Transmit, buf: &[u8]) {
         let seg = t.segment_size.unwrap_or(t.size).max(1);
         for chunk in buf[..t.size].chunks(seg) {
+            // A server answers from the address the client wrote to,
+            // its preferred one included.
+            let from = t
+                .src_ip
+                .map_or(self.local, |ip| SocketAddr::new(ip, self.local.port()));
             self.out.push_back(Outgoing {
-                from: self.local,
+                from,
                 to: t.destination,
                 ecn: ecn_from_quinn(t.ecn),
                 bytes: chunk.to_vec(),

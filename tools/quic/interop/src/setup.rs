@@ -20,6 +20,10 @@ pub const CLIENT_ADDR: SocketAddr =
 /// The server's address.
 pub const SERVER_ADDR: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 443));
+/// The server's second address, offered as its preferred address when
+/// [`Setup::preferred_address`] is set.
+pub const SERVER_PREFERRED_ADDR: SocketAddrV4 =
+    SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 2), 443);
 
 /// Receive windows, the same on both sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +60,9 @@ pub struct Setup {
     /// The server's transport parameters our client remembers from an
     /// earlier connection, for 0-RTT.
     pub remembered: Option<TransportParameters>,
+    /// Whether the server offers [`SERVER_PREFERRED_ADDR`] as its
+    /// preferred address (RFC 9000 §9.6).
+    pub preferred_address: bool,
 }
 
 impl Default for Setup {
@@ -71,6 +78,7 @@ impl Default for Setup {
             retry: false,
             tls: None,
             remembered: None,
+            preferred_address: false,
         }
     }
 }
@@ -106,6 +114,9 @@ impl Setup {
             t.initial_max_data = VarInt::saturating(w.connection);
             c.max_stream_window = w.stream;
             c.max_data_window = w.connection;
+        }
+        if server && self.preferred_address {
+            c.preferred_address_v4 = Some(SERVER_PREFERRED_ADDR);
         }
         c
     }
