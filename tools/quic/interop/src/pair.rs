@@ -73,12 +73,12 @@ impl Pair {
         let now = Self::START;
         let (client, server): (Box<dyn Peer>, Box<dyn Peer>) = match direction {
             Direction::OursToQuinn => (
-                Box::new(OurPeer::client(setup, tls.clone(), CLIENT_ADDR, now)),
+                Box::new(OurPeer::client(setup, &tls, CLIENT_ADDR, now)),
                 Box::new(QuinnPeer::server(setup, &tls, clock)),
             ),
             Direction::QuinnToOurs => (
                 Box::new(QuinnPeer::client(setup, &tls, clock, CLIENT_ADDR, now)),
-                Box::new(OurPeer::server(setup, tls.clone())),
+                Box::new(OurPeer::server(setup, &tls)),
             ),
         };
         Self {

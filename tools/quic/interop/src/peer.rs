@@ -22,17 +22,7 @@ pub enum Stack {
 }
 
 /// A datagram a peer sends.
-#[derive(Clone, Debug)]
-pub struct Outgoing {
-    /// The local address it leaves from.
-    pub from: SocketAddr,
-    /// Where it goes.
-    pub to: SocketAddr,
-    /// The ECN codepoint of its IP header.
-    pub ecn: EcnCodepoint,
-    /// The UDP payload.
-    pub bytes: Vec<u8>,
-}
+pub use quic_test_support::server::Outgoing;
 
 /// How a connection ended, as one side reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -293,9 +293,7 @@ fn lost_state_resets_and_drained_connections_are_freed() {
     assert!(routes_before > 0);
     let now = w.now;
     w.clients[other].conn.close(now, 0, 0, b"bye", true);
-    let freed = w.run_until(Duration::from_secs(10), |w| {
-        w.server.connection(handle).is_none()
-    });
+    let freed = w.run_until(Duration::from_secs(10), |w| !w.server.is_live(handle));
     assert!(freed);
     assert!(w.clients[other].saw(&Event::Closed(
         w.clients[other]

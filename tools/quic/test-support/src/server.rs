@@ -31,7 +31,9 @@
 //!    connections and the router's pending ClientHellos.
 //! 5. **Teardown**: once a connection `is_drained`, remove every route it
 //!    still has (`routed_cids`, the first Initial's) and free it. Packets
-//!    for it are unknown from then on and get stateless resets.
+//!    for it are unknown from then on and get stateless resets. (Here the
+//!    freed connection is kept aside for the tests to inspect, as a socket
+//!    keeps its error; nothing reaches it any more.)
 //!
 //! Nothing here reads a clock or opens a socket: time comes in as `now`
 //! and datagrams go out as [`Outgoing`].
@@ -128,6 +130,8 @@ pub struct Server {
     tls: Arc<rustls::ServerConfig>,
     addr: SocketAddr,
     conns: BTreeMap<Handle, Slot>,
+    /// Connections freed after draining, kept for inspection only.
+    freed: BTreeMap<Handle, Endpoint>,
     next_handle: Handle,
     held: Vec<Held>,
     out: VecDeque<Outgoing>,
@@ -169,6 +173,7 @@ impl Server {
             tls,
             addr,
             conns: BTreeMap::new(),
+            freed: BTreeMap::new(),
             next_handle: 0,
             held: Vec::new(),
             out: VecDeque::new(),
@@ -187,17 +192,30 @@ impl Server {
         &self.router
     }
 
-    /// The connections, by handle.
+    /// The live connections, by handle.
     pub fn connections(&self) -> impl Iterator<Item = (Handle, &Endpoint)> + '_ {
         self.conns.iter().map(|(h, s)| (*h, &s.ep))
     }
 
-    /// The connection `handle`, if it is still there.
-    pub fn connection(&self, handle: Handle) -> Option<&Endpoint> {
-        self.conns.get(&handle).map(|s| &s.ep)
+    /// The newest connection's handle, if any was created.
+    pub fn newest(&self) -> Option<Handle> {
+        self.next_handle.checked_sub(1)
     }
 
-    /// The connection `handle`, if it is still there.
+    /// Whether connection `handle` is live (not freed).
+    pub fn is_live(&self, handle: Handle) -> bool {
+        self.conns.contains_key(&handle)
+    }
+
+    /// The connection `handle`, live or freed after draining.
+    pub fn connection(&self, handle: Handle) -> Option<&Endpoint> {
+        self.conns
+            .get(&handle)
+            .map(|s| &s.ep)
+            .or_else(|| self.freed.get(&handle))
+    }
+
+    /// The live connection `handle`.
     pub fn connection_mut(&mut self, handle: Handle) -> Option<&mut Endpoint> {
         self.conns.get_mut(&handle).map(|s| &mut s.ep)
     }
@@ -401,7 +419,9 @@ impl Server {
                 let _ = self.router.routes.remove(&RouteKey::Cid(id));
             }
             self.router.routes.retain(|_, h| h != handle);
-            self.conns.remove(&handle);
+            if let Some(slot) = self.conns.remove(&handle) {
+                self.freed.insert(handle, slot.ep);
+            }
             self.stats.freed += 1;
         }
     }
