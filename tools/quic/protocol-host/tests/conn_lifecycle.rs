@@ -153,7 +153,7 @@ fn idle_timeout() {
     p.handshake();
     let start = p.now;
     p.run_until(Duration::from_secs(10), |p| {
-        p.client.conn.is_drained() && p.server.as_ref().is_some_and(|s| s.conn.is_drained())
+        p.client.conn.is_drained() && p.server_conn().is_some_and(|s| s.conn.is_drained())
     });
     assert!(p.client.conn.is_drained());
     let waited = p.now.saturating_duration_since(start);
@@ -161,7 +161,7 @@ fn idle_timeout() {
         waited >= Duration::from_secs(2) && waited < Duration::from_secs(4),
         "{waited:?}"
     );
-    for ep in [&p.client, p.server.as_ref().unwrap()] {
+    for ep in [&p.client, p.server_conn().unwrap()] {
         let err = ep.conn.close_error().unwrap();
         assert_eq!(err.cause, CloseCause::IdleTimeout);
     }
@@ -196,10 +196,13 @@ fn close_with_application_error() {
     p.client.conn.close(now, 0x42, 0, b"bye now", true);
     assert!(matches!(p.client.conn.state(), State::Closing { .. }));
     let ok = p.run_until(Duration::from_secs(10), |p| {
-        p.client.conn.is_drained() && p.server.as_ref().is_some_and(|s| s.conn.is_drained())
+        p.client.conn.is_drained() && p.server_conn().is_some_and(|s| s.conn.is_drained())
     });
     assert!(ok, "not drained");
-    let server = p.server();
+    // The endpoint freed the drained connection and its routes.
+    assert_eq!(p.endpoint.stats.freed, 1);
+    assert_eq!(p.endpoint.router().routes.len(), 0);
+    let server = p.server_conn().unwrap();
     let closed = server
         .events
         .iter()
@@ -318,7 +321,7 @@ fn client_moves_to_the_servers_preferred_address() {
     assert!(p.server().saw(&Event::Migrated {
         kind: MigrationKind::Peer,
     }));
-    assert_eq!(p.unrouted, 0);
+    assert_eq!(p.endpoint.stats.resets, 0);
     // The server answers at its new address only, and data flows back.
     let id = p.server().conn.stream_open(Dir::Uni).unwrap();
     p.server()

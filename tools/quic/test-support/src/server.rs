@@ -464,14 +464,17 @@ impl Server {
             let t = slot.ep.conn.poll_transmit(now, &mut self.buf);
             self.sync(handle);
             if let Some(t) = t {
-                // One datagram at a time: `max_gso_segments` is 1.
-                assert!(t.segment_size.is_none_or(|s| s >= t.len));
-                return Some(Outgoing {
-                    from: t.local,
-                    to: t.remote,
-                    ecn: t.ecn,
-                    bytes: self.buf[..t.len].to_vec(),
-                });
+                // A GSO batch goes out as its segments, one datagram each.
+                let seg = t.segment_size.unwrap_or(t.len).max(1);
+                for chunk in self.buf[..t.len].chunks(seg) {
+                    self.out.push_back(Outgoing {
+                        from: t.local,
+                        to: t.remote,
+                        ecn: t.ecn,
+                        bytes: chunk.to_vec(),
+                    });
+                }
+                return self.out.pop_front();
             }
         }
         None
