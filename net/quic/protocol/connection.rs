@@ -46,7 +46,15 @@
 //!   3. [`Connection::poll_event`] until `None`, and
 //!      [`Connection::poll_route_change`] for the endpoint's connection ID
 //!      table.
-//! - **Free** the connection once [`Connection::is_drained`].
+//! - **ECN** (RFC 9000 §13.4): pass the codepoint of each datagram's IP
+//!   header to `handle_datagram` (the TOS or traffic class byte) and set
+//!   [`Transmit::ecn`] on what is sent; all the packets of one
+//!   [`Transmit`] were counted with that codepoint, so a GSO batch keeps
+//!   one.
+//! - **Free** the connection once [`Connection::is_drained`], after
+//!   removing its routes from the endpoint ([`Connection::routed_cids`]).
+//!   How the endpoint creates, routes and frees connections is described
+//!   in [`crate::protocol::endpoint`].
 //!
 //! The connection owns its crypto [`Provider`] (a zero-sized handle to
 //! `kernel::crypto` or RustCrypto) and its connection ID [`Generator`]
