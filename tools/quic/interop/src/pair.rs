@@ -15,7 +15,7 @@ use crate::quinn::QuinnPeer;
 use crate::setup::{Setup, CLIENT_ADDR, SERVER_ADDR, SERVER_PREFERRED_ADDR};
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::time::Instant;
-use quic_test_support::net::Network;
+use quic_test_support::net::{Network, Simulation};
 use quic_test_support::tls::TlsConfigs;
 use std::sync::Arc;
 use std::time::Duration;
@@ -211,23 +211,13 @@ impl Pair {
 
     /// Runs until `done` or `within` of virtual time elapsed; returns
     /// whether `done` became true.
-    pub fn run_until(&mut self, within: Duration, mut done: impl FnMut(&mut Pair) -> bool) -> bool {
-        let limit = self.now + within;
-        for _ in 0..5_000_000 {
-            if done(self) {
-                return true;
-            }
-            if self.now >= limit {
-                return false;
-            }
-            self.step(limit);
-        }
-        false
+    pub fn run_until(&mut self, within: Duration, done: impl FnMut(&mut Self) -> bool) -> bool {
+        Simulation::run_until(self, within, done)
     }
 
     /// Runs for `d` of virtual time.
     pub fn run_for(&mut self, d: Duration) {
-        self.run_until(d, |_| false);
+        Simulation::run_for(self, d);
     }
 
     /// Completes the handshake on both sides, or panics.
@@ -247,4 +237,14 @@ impl Pair {
 /// Whether a datagram is a QUIC v1 Retry packet (long header, type 3).
 fn is_retry(bytes: &[u8]) -> bool {
     matches!(bytes, [first, 0, 0, 0, 1, ..] if first & 0xf0 == 0xf0)
+}
+
+impl Simulation for Pair {
+    fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn step(&mut self, limit: Instant) {
+        Pair::step(self, limit);
+    }
 }

@@ -17,7 +17,7 @@ use quic_protocol::protocol::stream::Dir;
 use quic_protocol::protocol::time::Instant;
 use quic_test_support::cid::Gen;
 use quic_test_support::endpoint::Endpoint;
-use quic_test_support::net::{Link, Network};
+use quic_test_support::net::{Link, Network, Simulation};
 use quic_test_support::server::{Handle, Server};
 use quic_test_support::tls::{Suites, TlsConfigs};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -84,7 +84,16 @@ impl World {
         }
     }
 
-    fn step(&mut self, limit: Instant) {
+    /// The server's connection to client `i`.
+    fn handle_of(&self, i: usize) -> Option<Handle> {
+        let addr = self.clients[i].addr;
+        self.server
+            .connections()
+            .find(|(_, ep)| ep.conn.paths().active().remote() == addr)
+            .map(|(h, _)| h)
+    }
+
+    fn deliver(&mut self) {
         let now = self.now;
         while let Some(d) = self.net.pop_due(now) {
             if d.to == SERVER_ADDR {
@@ -97,6 +106,17 @@ impl World {
                 self.strays.push(d.bytes);
             }
         }
+    }
+}
+
+impl Simulation for World {
+    fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn step(&mut self, limit: Instant) {
+        self.deliver();
+        let now = self.now;
         let mut buf = vec![0u8; 65536];
         for c in &mut self.clients {
             c.drive_tls(now);
@@ -126,29 +146,6 @@ impl World {
         if self.server.poll_timeout().is_some_and(|t| t <= now) {
             self.server.handle_timeout(now);
         }
-    }
-
-    fn run_until(&mut self, within: Duration, mut done: impl FnMut(&mut World) -> bool) -> bool {
-        let limit = self.now + within;
-        for _ in 0..1_000_000 {
-            if done(self) {
-                return true;
-            }
-            if self.now >= limit {
-                return false;
-            }
-            self.step(limit);
-        }
-        false
-    }
-
-    /// The server's connection to client `i`.
-    fn handle_of(&self, i: usize) -> Option<Handle> {
-        let addr = self.clients[i].addr;
-        self.server
-            .connections()
-            .find(|(_, ep)| ep.conn.paths().active().remote() == addr)
-            .map(|(h, _)| h)
     }
 }
 

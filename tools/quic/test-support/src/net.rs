@@ -210,3 +210,41 @@ impl Network {
         self.queue.len()
     }
 }
+
+/// A simulation that advances in steps of virtual time: the pairs of the
+/// connection and interop tests, a server endpoint with many clients.
+pub trait Simulation {
+    /// The virtual clock.
+    fn now(&self) -> Instant;
+
+    /// One step: deliver what is due, let everyone react and send, then
+    /// move the clock to the next arrival or timer, not past `limit`.
+    fn step(&mut self, limit: Instant);
+
+    /// Runs until `done` holds or `within` of virtual time elapsed;
+    /// returns whether `done` held. Bounded in steps as well.
+    fn run_until(&mut self, within: Duration, mut done: impl FnMut(&mut Self) -> bool) -> bool
+    where
+        Self: Sized,
+    {
+        let limit = self.now() + within;
+        for _ in 0..5_000_000 {
+            if done(self) {
+                return true;
+            }
+            if self.now() >= limit {
+                return false;
+            }
+            self.step(limit);
+        }
+        false
+    }
+
+    /// Runs for `d` of virtual time.
+    fn run_for(&mut self, d: Duration)
+    where
+        Self: Sized,
+    {
+        self.run_until(d, |_| false);
+    }
+}

@@ -26,7 +26,7 @@ use quic_protocol::protocol::stream::{Dir, StreamId};
 use quic_protocol::protocol::time::Instant;
 use quic_protocol::protocol::transport_params::TransportParameters;
 use quic_test_support::cid::Gen;
-use quic_test_support::net::{NetStats, Network};
+use quic_test_support::net::{NetStats, Network, Simulation};
 use quic_test_support::server::Server;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -247,24 +247,15 @@ impl Pair {
         }
     }
 
-    /// Runs until `done` or `within` of virtual time elapsed.
-    pub fn run_until(&mut self, within: Duration, mut done: impl FnMut(&mut Pair) -> bool) -> bool {
-        let limit = self.now + within;
-        for _ in 0..2_000_000 {
-            if done(self) {
-                return true;
-            }
-            if self.now >= limit {
-                return false;
-            }
-            self.step(limit);
-        }
-        false
+    /// Runs until `done` or `within` of virtual time elapsed; returns
+    /// whether `done` became true.
+    pub fn run_until(&mut self, within: Duration, done: impl FnMut(&mut Self) -> bool) -> bool {
+        Simulation::run_until(self, within, done)
     }
 
     /// Runs for `d` of virtual time.
     pub fn run_for(&mut self, d: Duration) {
-        self.run_until(d, |_| false);
+        Simulation::run_for(self, d);
     }
 
     /// Completes the handshake on both sides (confirmed), or panics.
@@ -304,4 +295,14 @@ pub fn pattern(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
+}
+
+impl Simulation for Pair {
+    fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn step(&mut self, limit: Instant) {
+        Pair::step(self, limit);
+    }
 }
