@@ -390,7 +390,8 @@ impl Pair {
     /// test holds that is not small.
     pub fn new(client_config: Config, server_config: Config) -> TestResult<Box<Self>> {
         let mut buf = Vec::new();
-        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
+        // Room for GSO batches of up to 16 datagrams.
+        buf.extend_with(16 * 1500, 0u8, GFP).map_err(|_| "alloc")?;
         let mut conns = Vec::with_capacity(2, GFP).map_err(|_| "alloc")?;
         conns
             .push(client_with(client_config)?, GFP)
@@ -424,7 +425,7 @@ impl Pair {
         let incoming = incoming_from(first)?;
         let server = accept(&incoming, server_config)?;
         pair.conns.push(server, GFP).map_err(|_| "alloc")?;
-        pair.queue(false, &t)?;
+        pair.queue(false, &t, 0, t.len)?;
         Ok(boxed)
     }
 
@@ -451,10 +452,9 @@ impl Pair {
         }
     }
 
-    /// Puts `buf[..t.len]`, sent by the client (`from_server` false) or
-    /// the server, on the link.
-    fn queue(&mut self, from_server: bool, t: &Transmit) -> TestResult {
-        let len = t.len;
+    /// Puts the datagram `buf[start..start + len]` of `t`, sent by the
+    /// client (`from_server` false) or the server, on the link.
+    fn queue(&mut self, from_server: bool, t: &Transmit, start: usize, len: usize) -> TestResult {
         self.sent += 1;
         self.bytes_sent[usize::from(from_server)] += len as u64;
         let to = usize::from(!from_server);
@@ -474,7 +474,7 @@ impl Pair {
         }
         let mut bytes = Vec::new();
         bytes
-            .extend_from_slice(self.buf.get(..len).ok_or("len")?, GFP)
+            .extend_from_slice(self.buf.get(start..start + len).ok_or("len")?, GFP)
             .map_err(|_| "alloc")?;
         self.link
             .push(
@@ -500,7 +500,14 @@ impl Pair {
                 let Some(t) = conn.poll_transmit(now, self.buf.as_mut_slice()) else {
                     break;
                 };
-                self.queue(side == SERVER, &t)?;
+                // A GSO batch: one datagram per segment.
+                let seg = t.segment_size.unwrap_or(t.len).max(1);
+                let mut start = 0;
+                while start < t.len {
+                    let len = seg.min(t.len - start);
+                    self.queue(side == SERVER, &t, start, len)?;
+                    start += len;
+                }
             }
         }
         Ok(())
