@@ -74,9 +74,8 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         let Some(pa) = self.peer_params.as_ref().and_then(|p| p.preferred_address) else {
             return;
         };
-        //= https://www.rfc-editor.org/rfc/rfc9000#section-9.6.3
-        //# A client that migrates to a new address SHOULD use a preferred address
-        //# from the same address family for the server.
+        // The address of the family this client sends from (§9.6.3 asks
+        // the same of a client that moved to a new address).
         let remote = match self.paths.active().local() {
             SocketAddr::V4(_) => pa.ipv4.map(SocketAddr::V4),
             SocketAddr::V6(_) => pa.ipv6.map(SocketAddr::V6),
@@ -91,6 +90,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         if self.peer_cids.unused_count() == 0 {
             return;
         }
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-9.6.1
+        //# Once the handshake is confirmed, the client SHOULD select one of the two
+        //# addresses provided by the server and initiate path validation
         let Ok(id) = self.paths.migrate_to_preferred_address(remote, now) else {
             return;
         };
