@@ -8,7 +8,11 @@
 //!   fixed secrets at the right moments and reports completion, so that a
 //!   full handshake runs over [`NullProvider`] without any cryptography;
 //! - [`Pair`]: a client and a server connected by an in-memory link with a
-//!   virtual clock, a fixed one-way delay and optional loss.
+//!   virtual clock, a fixed one-way delay and optional loss. Each datagram
+//!   (GSO batches are split) keeps its addresses, so the server may be
+//!   reached at a second address ([`SERVER_PREFERRED_ADDR`]) and an
+//!   address may be made unreachable, and its ECN codepoint, which the
+//!   link may clear or mark CE ([`EcnPath`]).
 //!
 //! Everything large lives on the heap: KUnit tests run on a 16 KiB stack.
 //! Connections are always boxed ([`BoxedConn`]), never held by value.
