@@ -188,6 +188,9 @@ mod tests {
         let s = p.conn(SERVER)?;
         assert_eq!(s.paths().active().local(), SERVER_PREFERRED_ADDR);
         assert_eq!(s.paths().active().remote(), CLIENT_ADDR);
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-9.6.2
+        //# The server MUST probe on the path toward the client from its
+        //# preferred address.
         assert!(s.paths().active().is_validated());
         assert!(p.saw(
             SERVER,
