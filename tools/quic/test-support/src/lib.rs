@@ -10,8 +10,10 @@
 //!   `KeyLog` that captures raw traffic secrets;
 //! - [`endpoint`]: one of our connections driven by rustls exactly as the
 //!   userspace handshake daemon drives the kernel;
+//! - [`server`]: a server endpoint, the core's router in front of any
+//!   number of those connections, as the kernel's socket glue drives it;
 //! - [`net`]: a simulated network with virtual time, delay, jitter, loss,
-//!   duplication and an MTU.
+//!   duplication, an MTU and ECN marking.
 //!
 //! Nothing here reads a clock, opens a socket or spawns a thread.
 
@@ -19,4 +21,5 @@ pub mod cid;
 pub mod endpoint;
 pub mod net;
 pub mod rng;
+pub mod server;
 pub mod tls;
