@@ -7,20 +7,23 @@
 //!
 //! | suite | AEAD ([`KernelPacketKey`]) | header protection ([`KernelHeaderKey`]) | HKDF |
 //! |---|---|---|---|
-//! | AES-128-GCM-SHA256 | `gcm(aes)` | AES-128 block | HMAC-SHA256 |
-//! | AES-256-GCM-SHA384 | `gcm(aes)` | AES-256 block | HMAC-SHA384 |
-//! | ChaCha20-Poly1305-SHA256 | `rfc7539(chacha20,poly1305)` | ChaCha20 | HMAC-SHA256 |
-//! | AES-128-CCM-SHA256 | `ccm(aes)` | AES-128 block | HMAC-SHA256 |
+//! | AES-128-GCM-SHA256 | library AES-GCM | AES-128 block | HMAC-SHA256 |
+//! | AES-256-GCM-SHA384 | library AES-GCM | AES-256 block | HMAC-SHA384 |
+//! | ChaCha20-Poly1305-SHA256 | library ChaCha20 + Poly1305 | ChaCha20 | HMAC-SHA256 |
+//! | AES-128-CCM-SHA256 | library AES-CCM | AES-128 block | HMAC-SHA256 |
+//!
+//! All are the crypto library's ([`kernel::crypto::lib_aead`],
+//! [`kernel::crypto::cipher`], [`kernel::crypto::hkdf`]): plain functions
+//! over prepared keys, no crypto API transforms.
 //!
 //! # Contexts
 //!
-//! Sealing, opening, header protection masks and HKDF run in any context:
-//! an AEAD operation allocates its request with `GFP_ATOMIC` and does not
-//! sleep, the others allocate nothing. Creating a header key allocates with
-//! `GFP_ATOMIC` (an AES key schedule is 256 bytes). Creating a packet key
-//! allocates a crypto transform and may sleep: [`Provider::packet_key`] must
-//! be called in process context (installing keys from a socket option, a
-//! work item), never from the receive path.
+//! Everything runs in any context, the receive path (softirq) included, and
+//! nothing sleeps: the protocol core derives keys there (the server's first
+//! Initial, Initial keys reset by Retry or Version Negotiation, key
+//! updates). Creating a packet or header key prepares it in a box allocated
+//! with `GFP_ATOMIC` (prepared AES keys are a few hundred bytes); sealing,
+//! opening, header protection masks and HKDF allocate nothing.
 
 use crate::protocol::alloc::GFP;
 use crate::protocol::crypto::{
@@ -28,11 +31,12 @@ use crate::protocol::crypto::{
     SAMPLE_LEN,
 };
 use kernel::{
-    alloc::{flags::GFP_ATOMIC, KBox},
+    alloc::KBox,
     crypto::{
-        aead::{self, Aead},
         cipher::{AesEncKey, ChaCha20Key},
         hkdf,
+        lib_aead::LibAead,
+        AeadAlgorithm,
     },
     error::{code::*, Error},
 };
@@ -57,7 +61,8 @@ fn crypto_error(e: Error) -> CryptoError {
 /// An AEAD keyed for one direction of one encryption level.
 pub struct KernelPacketKey {
     suite: CipherSuite,
-    aead: Aead,
+    /// The prepared key is large (AES round keys and the GHASH key): boxed.
+    aead: KBox<LibAead>,
     iv: Iv,
 }
 
@@ -68,13 +73,13 @@ impl PacketKey for KernelPacketKey {
 
     fn seal(&self, pn: u64, header: &[u8], payload: &mut [u8]) -> Result<(), CryptoError> {
         self.aead
-            .encrypt(&self.iv.nonce(pn), header, payload, GFP_ATOMIC)
+            .encrypt(&self.iv.nonce(pn), header, payload)
             .map_err(crypto_error)
     }
 
     fn open(&self, pn: u64, header: &[u8], payload: &mut [u8]) -> Result<usize, CryptoError> {
         self.aead
-            .decrypt(&self.iv.nonce(pn), header, payload, GFP_ATOMIC)
+            .decrypt(&self.iv.nonce(pn), header, payload)
             .map_err(crypto_error)
     }
 }
@@ -126,17 +131,15 @@ impl Provider for KernelCrypto {
             return Err(CryptoError::InvalidKeyLength);
         }
         let alg = match suite {
-            CipherSuite::Aes128GcmSha256 | CipherSuite::Aes256GcmSha384 => aead::Algorithm::AesGcm,
-            CipherSuite::ChaCha20Poly1305Sha256 => aead::Algorithm::ChaCha20Poly1305,
-            CipherSuite::Aes128CcmSha256 => aead::Algorithm::AesCcm,
+            CipherSuite::Aes128GcmSha256 | CipherSuite::Aes256GcmSha384 => AeadAlgorithm::AesGcm,
+            CipherSuite::ChaCha20Poly1305Sha256 => AeadAlgorithm::ChaCha20Poly1305,
+            CipherSuite::Aes128CcmSha256 => AeadAlgorithm::AesCcm,
         };
-        let aead = Aead::new(alg, key).map_err(|e| {
-            if e == EINVAL {
-                CryptoError::InvalidKeyLength
-            } else if e == ENOENT {
-                CryptoError::UnsupportedCipherSuite
+        let aead = LibAead::new_boxed(alg, key, GFP).map_err(|e| {
+            if e == ENOMEM {
+                CryptoError::OutOfMemory
             } else {
-                crypto_error(e)
+                CryptoError::InvalidKeyLength
             }
         })?;
         Ok(KernelPacketKey { suite, aead, iv })
