@@ -156,6 +156,10 @@ impl TunnelRegistry {
         entries.reserve(1, GFP_KERNEL)?;
         let receiver = Arc::new(Receiver::new(), GFP_KERNEL)?;
         let udp = UdpTunnel::new(net, addr, receiver)?;
+        // Bulk transfers arrive as trains of same-sized datagrams: let GRO
+        // carry them through the IP layer as one; the UDP layer splits them
+        // before the receiver.
+        udp.set_gro(true);
         let tunnel = Arc::new(Tunnel { udp }, GFP_KERNEL)?;
         entries.push(
             Entry {
@@ -209,6 +213,7 @@ mod tests {
         let a = reg.acquire(net, &any4())?;
         let port = a.local_addr().port();
         assert!(port != 0);
+        assert!(a.udp.gro());
         assert_eq!(reg.len(), 1);
 
         // The same address and port: the same tunnel.
