@@ -39,6 +39,7 @@ use crate::{
     alloc::{Flags, KBox},
     bindings,
     error::{code::*, Result},
+    ffi::c_int,
 };
 
 /// The ChaCha20-Poly1305 key length.
@@ -187,84 +188,79 @@ impl LibAead {
             return Err(EINVAL);
         }
         let (text, tag) = buf.split_at_mut(text_len);
-        let key = match &self.key {
-            Key::ChaCha20Poly1305(words) => {
-                let tag: &mut [u8; AEAD_TAG_LEN] = tag.try_into().map_err(|_| EINVAL)?;
-                return chacha20_poly1305(words, dir, nonce, aad, text, tag).map(|()| text_len);
-            }
-            key => key,
-        };
-        let (text, tag) = (text.as_mut_ptr(), tag.as_mut_ptr());
-        let ret = match key {
-            // SAFETY: `key` was prepared with an `AEAD_TAG_LEN`-byte tag
-            // (type invariant); `text` is valid for reads and writes of
-            // `text_len` bytes (in place is allowed), `tag` for
-            // `AEAD_TAG_LEN` bytes, `aad` for `aad.len()` and `nonce` for the
-            // 12 bytes GCM takes.
-            Key::Gcm(key) => unsafe {
-                match dir {
-                    Direction::Seal => {
-                        bindings::aes_gcm_encrypt(
-                            text,
-                            text,
-                            text_len,
-                            tag,
-                            aad.as_ptr(),
-                            aad.len(),
-                            nonce.as_ptr(),
-                            key,
-                        );
-                        0
-                    }
-                    Direction::Open => bindings::aes_gcm_decrypt(
-                        text,
-                        text,
-                        text_len,
-                        tag,
-                        aad.as_ptr(),
-                        aad.len(),
-                        nonce.as_ptr(),
-                        key,
-                    ),
-                }
-            },
-            // SAFETY: As for GCM, with the nonce's length passed along.
-            Key::Ccm(key) => unsafe {
-                match dir {
-                    Direction::Seal => bindings::aes_ccm_encrypt(
-                        text,
-                        text,
-                        text_len,
-                        tag,
-                        aad.as_ptr(),
-                        aad.len(),
-                        nonce.as_ptr(),
-                        AEAD_NONCE_LEN,
-                        key,
-                    ),
-                    Direction::Open => bindings::aes_ccm_decrypt(
-                        text,
-                        text,
-                        text_len,
-                        tag,
-                        aad.as_ptr(),
-                        aad.len(),
-                        nonce.as_ptr(),
-                        AEAD_NONCE_LEN,
-                        key,
-                    ),
-                }
-            },
-            Key::ChaCha20Poly1305(_) => return Err(EINVAL),
-        };
-        match ret {
-            0 => Ok(text_len),
-            r if r == EBADMSG.to_errno() => Err(EBADMSG),
-            // `EINVAL` (never: the nonce length is valid) or `EOVERFLOW` (a
-            // CCM message over 2^24 - 1 bytes): the input is too long.
-            _ => Err(EINVAL),
-        }
+        let tag: &mut [u8; AEAD_TAG_LEN] = tag.try_into().map_err(|_| EINVAL)?;
+        match &self.key {
+            Key::Gcm(key) => aes_gcm(key, dir, nonce, aad, text, tag),
+            Key::Ccm(key) => aes_ccm(key, dir, nonce, aad, text, tag),
+            Key::ChaCha20Poly1305(words) => chacha20_poly1305(words, dir, nonce, aad, text, tag),
+        }?;
+        Ok(text_len)
     }
+}
+
+/// The result of a library AEAD call.
+fn lib_result(ret: c_int) -> Result {
+    match ret {
+        0 => Ok(()),
+        r if r == EBADMSG.to_errno() => Err(EBADMSG),
+        // `EINVAL` (never: the nonce length is valid) or `EOVERFLOW` (a CCM
+        // message over 2^24 - 1 bytes): the input is too long.
+        _ => Err(EINVAL),
+    }
+}
+
+/// AES-GCM of `text` in place, with `tag` written or verified.
+fn aes_gcm(
+    key: &bindings::aes_gcm_key,
+    dir: Direction,
+    nonce: &[u8; AEAD_NONCE_LEN],
+    aad: &[u8],
+    text: &mut [u8],
+    tag: &mut [u8; AEAD_TAG_LEN],
+) -> Result {
+    let (len, text, tag) = (text.len(), text.as_mut_ptr(), tag.as_mut_ptr());
+    let (ad, ad_len, nonce) = (aad.as_ptr(), aad.len(), nonce.as_ptr());
+    // SAFETY: `key` was prepared with an `AEAD_TAG_LEN`-byte tag (`LibAead`
+    // invariant); `text` is valid for reads and writes of `len` bytes (in
+    // place is allowed), `tag` for `AEAD_TAG_LEN` bytes, `ad` for `ad_len`
+    // and `nonce` for the 12 bytes GCM takes.
+    lib_result(unsafe {
+        match dir {
+            Direction::Seal => {
+                bindings::aes_gcm_encrypt(text, text, len, tag, ad, ad_len, nonce, key);
+                0
+            }
+            Direction::Open => {
+                bindings::aes_gcm_decrypt(text, text, len, tag, ad, ad_len, nonce, key)
+            }
+        }
+    })
+}
+
+/// AES-CCM of `text` in place with a 12-byte nonce, with `tag` written or
+/// verified.
+fn aes_ccm(
+    key: &bindings::aes_ccm_key,
+    dir: Direction,
+    nonce: &[u8; AEAD_NONCE_LEN],
+    aad: &[u8],
+    text: &mut [u8],
+    tag: &mut [u8; AEAD_TAG_LEN],
+) -> Result {
+    let (len, text, tag) = (text.len(), text.as_mut_ptr(), tag.as_mut_ptr());
+    let (ad, ad_len, n) = (aad.as_ptr(), aad.len(), nonce.as_ptr());
+    const N: usize = AEAD_NONCE_LEN;
+    // SAFETY: As for `aes_gcm()`, with the nonce's length passed along.
+    lib_result(unsafe {
+        match dir {
+            Direction::Seal => {
+                bindings::aes_ccm_encrypt(text, text, len, tag, ad, ad_len, n, N, key)
+            }
+            Direction::Open => {
+                bindings::aes_ccm_decrypt(text, text, len, tag, ad, ad_len, n, N, key)
+            }
+        }
+    })
 }
 
 impl Drop for LibAead {
