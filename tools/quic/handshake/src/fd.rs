@@ -84,9 +84,16 @@ impl FdSocket {
 
     /// sendmsg of `data` with one SOL_QUIC cmsg of type `ty` carrying
     /// `payload`, and `flags`.
-    fn send_with_cmsg(&self, data: &[u8], ty: i32, payload: &[u8], flags: i32) -> io::Result<usize> {
+    fn send_with_cmsg(
+        &self,
+        data: &[u8],
+        ty: i32,
+        payload: &[u8],
+        flags: i32,
+    ) -> io::Result<usize> {
         let mut cbuf = CmsgBuf([0; 64]);
-        let plen = u32::try_from(payload.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let plen =
+            u32::try_from(payload.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         let mut iov = libc::iovec {
             iov_base: data.as_ptr().cast_mut().cast(),
             iov_len: data.len(),
@@ -155,7 +162,11 @@ impl FdSocket {
                 let c = &*cmsg;
                 let data_len = (c.cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
                 if c.cmsg_level == SOL_QUIC && c.cmsg_type == ty && data_len >= payload.len() {
-                    ptr::copy_nonoverlapping(libc::CMSG_DATA(cmsg), payload.as_mut_ptr(), payload.len());
+                    ptr::copy_nonoverlapping(
+                        libc::CMSG_DATA(cmsg),
+                        payload.as_mut_ptr(),
+                        payload.len(),
+                    );
                     found = true;
                     break;
                 }
@@ -233,12 +244,17 @@ impl Socket for FdSocket {
         };
         let mut sent = 0;
         while sent < data.len() {
-            sent += self.send_with_cmsg(&data[sent..], QUIC_HANDSHAKE_INFO, &[info.crypto_level], 0)?;
+            sent +=
+                self.send_with_cmsg(&data[sent..], QUIC_HANDSHAKE_INFO, &[info.crypto_level], 0)?;
         }
         Ok(())
     }
 
-    fn recv_handshake(&self, buf: &mut [u8], timeout: Duration) -> io::Result<(CryptoLevel, usize)> {
+    fn recv_handshake(
+        &self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> io::Result<(CryptoLevel, usize)> {
         self.poll_in(timeout)?;
         let mut level = [0u8; 1];
         let (n, _, found) = self.recv_with_cmsg(buf, 0, QUIC_HANDSHAKE_INFO, &mut level)?;
@@ -299,7 +315,10 @@ fn from_sockaddr(ss: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
             // and sockaddr_storage is large and aligned enough for it.
             let sin = unsafe { &*ptr::addr_of!(*ss).cast::<libc::sockaddr_in>() };
             let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            Ok(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+            Ok(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: as above, for sockaddr_in6.
@@ -389,7 +408,8 @@ impl QuicSocket {
     /// Accepts a connection on a listening socket.
     pub fn accept(&self) -> io::Result<Self> {
         // SAFETY: null address and length pointers are allowed.
-        let fd = cvt(unsafe { libc::accept(self.0.as_raw_fd(), ptr::null_mut(), ptr::null_mut()) })?;
+        let fd =
+            cvt(unsafe { libc::accept(self.0.as_raw_fd(), ptr::null_mut(), ptr::null_mut()) })?;
         // SAFETY: `fd` was just returned by accept() and is ours.
         Ok(Self(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
@@ -424,7 +444,10 @@ mod tests {
     #[test]
     fn syscalls_on_a_bad_descriptor_fail_cleanly() {
         let s = FdSocket::new(-1);
-        assert_eq!(s.config().map_err(|e| e.raw_os_error()), Err(Some(libc::EBADF)));
+        assert_eq!(
+            s.config().map_err(|e| e.raw_os_error()),
+            Err(Some(libc::EBADF))
+        );
         let mut buf = [0u8; 8];
         assert!(s.recv_stream(&mut buf, 0).is_err());
         assert!(s.send_stream(b"x", 0, 0).is_err());

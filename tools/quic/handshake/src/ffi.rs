@@ -246,8 +246,10 @@ pub unsafe extern "C" fn quic_recvmsg(
     };
     // SAFETY: checked non-NULL; valid by the caller's guarantee.
     let in_flags = unsafe { *flags };
-    let r = catch_unwind(AssertUnwindSafe(|| FdSocket::new(sd).recv_stream(buf, in_flags)))
-        .unwrap_or_else(|_| Err(std::io::Error::from_raw_os_error(libc::EIO)));
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        FdSocket::new(sd).recv_stream(buf, in_flags)
+    }))
+    .unwrap_or_else(|_| Err(std::io::Error::from_raw_os_error(libc::EIO)));
     match r {
         Ok((n, s, f)) => {
             // SAFETY: checked non-NULL; valid by the caller's guarantee.

@@ -5,10 +5,7 @@
 //! comma-separated form, and the cipher restriction of
 //! `quic_config.payload_cipher_type`. TLS 1.3 only, ring provider.
 
-use crate::uapi::{
-    TLS_CIPHER_AES_CCM_128, TLS_CIPHER_AES_GCM_128, TLS_CIPHER_AES_GCM_256,
-    TLS_CIPHER_CHACHA20_POLY1305,
-};
+use crate::uapi::{TLS_CIPHER_AES_GCM_128, TLS_CIPHER_AES_GCM_256, TLS_CIPHER_CHACHA20_POLY1305};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::ring::cipher_suite as cs;
 use rustls::crypto::{verify_tls13_signature, CryptoProvider};
@@ -101,8 +98,8 @@ pub fn provider(cipher: u32) -> Result<Arc<CryptoProvider>, ConfigError> {
         TLS_CIPHER_AES_GCM_128 => Some(cs::TLS13_AES_128_GCM_SHA256),
         TLS_CIPHER_AES_GCM_256 => Some(cs::TLS13_AES_256_GCM_SHA384),
         TLS_CIPHER_CHACHA20_POLY1305 => Some(cs::TLS13_CHACHA20_POLY1305_SHA256),
-        // ring has no AES-CCM.
-        TLS_CIPHER_AES_CCM_128 | _ => return Err(ConfigError::Cipher(cipher)),
+        // ring has no AES-CCM (TLS_CIPHER_AES_CCM_128).
+        _ => return Err(ConfigError::Cipher(cipher)),
     };
     if let Some(s) = suite {
         p.cipher_suites = vec![s];
@@ -241,8 +238,6 @@ impl ServerCertVerifier for NoVerification {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

@@ -333,7 +333,12 @@ mod tests {
 
     #[test]
     fn byte_images_agree_with_the_layouts() {
-        let s = QuicCryptoSecret::new(CryptoLevel::Handshake, true, TLS_CIPHER_AES_GCM_256, &[7; 48]);
+        let s = QuicCryptoSecret::new(
+            CryptoLevel::Handshake,
+            true,
+            TLS_CIPHER_AES_GCM_256,
+            &[7; 48],
+        );
         let s = s.expect("fits");
         let b = s.to_bytes();
         let mut head = [1u8, 2, 0, 0, 0, 0, 0, 0];
@@ -342,9 +347,16 @@ mod tests {
         assert_eq!(&b[8..], &[7u8; 48][..]);
         assert_eq!(QuicCryptoSecret::from_bytes(&b), Some(s));
         assert!(QuicCryptoSecret::new(CryptoLevel::App, false, 51, &[0; 49]).is_none());
-        let c = QuicConfig { version: QUIC_VERSION_V2, receive_session_ticket: 1, ..Default::default() };
+        let c = QuicConfig {
+            version: QUIC_VERSION_V2,
+            receive_session_ticket: 1,
+            ..Default::default()
+        };
         assert_eq!(QuicConfig::from_bytes(&c.to_bytes()), Some(c));
         let close = QuicConnectionClose::new(0x178, b"no_application_protocol");
-        assert_eq!(QuicConnectionClose::from_bytes(&close.to_bytes()), Some(close));
+        assert_eq!(
+            QuicConnectionClose::from_bytes(&close.to_bytes()),
+            Some(close)
+        );
     }
 }

@@ -106,7 +106,11 @@ fn compatible_version_negotiation_to_v2() -> TestResult {
 
 #[test]
 fn chacha20_only() -> TestResult {
-    complete(Version::V1, TLS_CIPHER_CHACHA20_POLY1305, TLS_CIPHER_CHACHA20_POLY1305)
+    complete(
+        Version::V1,
+        TLS_CIPHER_CHACHA20_POLY1305,
+        TLS_CIPHER_CHACHA20_POLY1305,
+    )
 }
 
 #[test]
@@ -157,7 +161,12 @@ fn alpn_mismatch_closes_with_no_application_protocol() -> TestResult {
     }
     let client_err = out.client.err().ok_or("client succeeded")?;
     assert_eq!(client_err.errno(), libc::ECONNRESET);
-    let close = out.client_sock.inner.state().close.ok_or("client not closed")?;
+    let close = out
+        .client_sock
+        .inner
+        .state()
+        .close
+        .ok_or("client not closed")?;
     assert!(close.by_peer);
     assert!(!close.application);
     assert_eq!(close.code, 0x178);
@@ -191,11 +200,7 @@ fn untrusted_certificate_closes_with_unknown_ca() -> TestResult {
 fn insecure_verification_accepts_an_unknown_ca() -> TestResult {
     let pki = Pki::new()?;
     let (_, s) = configs(&pki, ALPN, ALPN, 0)?;
-    let c = client_config(
-        &Verification::InsecureNoVerification,
-        &parse_alpns(ALPN),
-        0,
-    )?;
+    let c = client_config(&Verification::InsecureNoVerification, &parse_alpns(ALPN), 0)?;
     let out = run(Config::new(), Config::new(), ALPN, &c, &s)?;
     out.client?;
     out.server?;
@@ -228,11 +233,17 @@ fn roles_are_checked() -> TestResult {
     assert!(!client.is_server()?);
     // The ClientHello makes the server socket appear.
     let name = ServerName::try_from("localhost")?;
-    let t = std::thread::spawn(move || client_handshake(&client, &c, name, Duration::from_millis(300)));
+    let t =
+        std::thread::spawn(move || client_handshake(&client, &c, name, Duration::from_millis(300)));
     let server = net.accept(TIMEOUT)?;
     assert!(server.is_server()?);
     assert!(matches!(
-        client_handshake(&server, &configs(&pki, ALPN, ALPN, 0)?.0, ServerName::try_from("localhost")?, TIMEOUT),
+        client_handshake(
+            &server,
+            &configs(&pki, ALPN, ALPN, 0)?.0,
+            ServerName::try_from("localhost")?,
+            TIMEOUT
+        ),
         Err(HandshakeError::WrongRole)
     ));
     // Nobody answers the client: it times out.
@@ -246,20 +257,30 @@ fn roles_are_checked() -> TestResult {
 fn kernel_refuses_initial_and_malformed_secrets() -> TestResult {
     let net = Net::new(Config::new(), Config::new(), ALPN, 5);
     let sock = net.client();
-    let initial = QuicCryptoSecret::new(CryptoLevel::Initial, true, TLS_CIPHER_AES_GCM_128, &[1; 32])
-        .ok_or("secret")?;
+    let initial =
+        QuicCryptoSecret::new(CryptoLevel::Initial, true, TLS_CIPHER_AES_GCM_128, &[1; 32])
+            .ok_or("secret")?;
     let e = sock.set_crypto_secret(&initial).err().ok_or("accepted")?;
     assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
     let bytes = initial.to_bytes();
-    let e = sock.set_crypto_secret_bytes(&bytes[..55]).err().ok_or("accepted")?;
+    let e = sock
+        .set_crypto_secret_bytes(&bytes[..55])
+        .err()
+        .ok_or("accepted")?;
     assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
-    let mut bad_type = QuicCryptoSecret::new(CryptoLevel::Handshake, true, 99, &[1; 32]).ok_or("secret")?;
+    let mut bad_type =
+        QuicCryptoSecret::new(CryptoLevel::Handshake, true, 99, &[1; 32]).ok_or("secret")?;
     assert!(sock.set_crypto_secret(&bad_type).is_err());
     bad_type.type_ = TLS_CIPHER_AES_GCM_128;
     bad_type.send = 2;
     assert!(sock.set_crypto_secret(&bad_type).is_err());
-    let good = QuicCryptoSecret::new(CryptoLevel::Handshake, true, TLS_CIPHER_AES_GCM_128, &[1; 32])
-        .ok_or("secret")?;
+    let good = QuicCryptoSecret::new(
+        CryptoLevel::Handshake,
+        true,
+        TLS_CIPHER_AES_GCM_128,
+        &[1; 32],
+    )
+    .ok_or("secret")?;
     sock.set_crypto_secret(&good)?;
     assert_eq!(sock.config()?.version, QUIC_VERSION_V1);
     assert_ne!(QUIC_VERSION_V1, QUIC_VERSION_V2);

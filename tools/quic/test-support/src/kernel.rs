@@ -35,7 +35,9 @@ use quic::uapi::{
 use quic_host_crypto::RustCrypto;
 use quic_protocol::protocol::ack::EcnCodepoint;
 use quic_protocol::protocol::cid::ConnectionId;
-use quic_protocol::protocol::connection::{Config, Connection, ConnectionError, Direction, Incoming};
+use quic_protocol::protocol::connection::{
+    Config, Connection, ConnectionError, Direction, Incoming,
+};
 use quic_protocol::protocol::crypto::{CipherSuite, Level};
 use quic_protocol::protocol::packet::version_negotiation::LongInvariant;
 use quic_protocol::protocol::path::SocketAddr;
@@ -185,7 +187,10 @@ impl World {
                     }
                 }
             }
-            for s in [Some(&mut self.client), self.server.as_mut()].into_iter().flatten() {
+            for s in [Some(&mut self.client), self.server.as_mut()]
+                .into_iter()
+                .flatten()
+            {
                 if s.conn.poll_timeout().is_some_and(|t| t <= now) {
                     s.conn.handle_timeout(now);
                     moved = true;
@@ -295,9 +300,11 @@ impl Net {
             let mut w = self.lock();
             w.pump();
             let confirmed = w.client.conn.is_handshake_confirmed()
-                && w.server.as_ref().is_some_and(|s| s.conn.is_handshake_confirmed());
-            let closed = w.client.conn.is_closed()
-                && w.server.as_ref().is_none_or(|s| s.conn.is_closed());
+                && w.server
+                    .as_ref()
+                    .is_some_and(|s| s.conn.is_handshake_confirmed());
+            let closed =
+                w.client.conn.is_closed() && w.server.as_ref().is_none_or(|s| s.conn.is_closed());
             if confirmed || closed {
                 return;
             }
@@ -394,7 +401,11 @@ impl EmuSocket {
             1 => true,
             _ => return Err(errno(libc::EINVAL)),
         };
-        let direction = if send { Direction::Send } else { Direction::Recv };
+        let direction = if send {
+            Direction::Send
+        } else {
+            Direction::Recv
+        };
         self.with(|s, now| {
             s.conn
                 .install_secret(now, level, direction, suite, &secret.secret[..len])
@@ -454,7 +465,11 @@ impl Socket for EmuSocket {
         })
     }
 
-    fn recv_handshake(&self, buf: &mut [u8], timeout: Duration) -> io::Result<(CryptoLevel, usize)> {
+    fn recv_handshake(
+        &self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> io::Result<(CryptoLevel, usize)> {
         let deadline = std::time::Instant::now() + timeout;
         let mut w = self.net.lock();
         loop {
@@ -465,7 +480,10 @@ impl Socket for EmuSocket {
                 (CryptoLevel::Handshake, Level::Handshake),
                 (CryptoLevel::App, Level::OneRtt),
             ] {
-                let n = s.conn.crypto_recv(l, buf).map_err(|_| errno(libc::EINVAL))?;
+                let n = s
+                    .conn
+                    .crypto_recv(l, buf)
+                    .map_err(|_| errno(libc::EINVAL))?;
                 if n > 0 {
                     return Ok((level, n));
                 }

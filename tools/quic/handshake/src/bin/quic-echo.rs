@@ -117,7 +117,11 @@ fn client(args: &[String]) -> Result<()> {
     let n = client_handshake(conn.socket(), &config, server_name, DEFAULT_TIMEOUT)?;
     eprintln!("handshake done: {n:?}");
     let sock = conn.socket();
-    sock.send_stream(message.as_bytes(), 0, MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN)?;
+    sock.send_stream(
+        message.as_bytes(),
+        0,
+        MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN,
+    )?;
     let mut echo = Vec::new();
     let mut buf = vec![0u8; 65536];
     loop {
