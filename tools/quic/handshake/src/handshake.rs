@@ -23,6 +23,12 @@
 //!
 //! HelloRetryRequest needs nothing here: rustls writes the second
 //! ClientHello at the Initial level like the first.
+//!
+//! Session tickets arrive after the handshake, at the APP level. A client
+//! whose socket has `quic_config.receive_session_ticket` set keeps reading
+//! until one NewSessionTicket went through `read_hs`, so that rustls
+//! stores it in the configuration's session storage for resumption and
+//! 0-RTT.
 
 use crate::socket::Socket;
 use crate::uapi::{
@@ -101,8 +107,13 @@ impl From<io::Error> for HandshakeError {
 }
 
 /// What a completed handshake negotiated.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Negotiated {
+    /// Full, with HelloRetryRequest, or resumed.
+    pub kind: Option<rustls::HandshakeKind>,
+    /// Whether a client received a session ticket (only read when the
+    /// socket's `receive_session_ticket` is set).
+    pub ticket_received: bool,
     /// The application protocol, if ALPN was used (also set on the socket
     /// with setsockopt(ALPN)).
     pub alpn: Option<Vec<u8>>,
@@ -183,14 +194,17 @@ pub fn client_handshake<S: Socket>(
     if sock.is_server()? {
         return Err(HandshakeError::WrongRole);
     }
-    let version = rustls_version(sock.config()?.version);
+    let quic_config = sock.config()?;
+    let version = rustls_version(quic_config.version);
     let params = local_params(&sock)?;
     let log = Arc::new(SecretLog::default());
     let mut config = config.clone();
     config.key_log = log.clone();
     let tls = quic::ClientConnection::new(Arc::new(config), version, server_name, params)
         .map_err(|error| tls_failure(&sock, error, None))?;
-    Driver::new(sock, tls.into(), log).run(timeout)
+    let mut driver = Driver::new(sock, tls.into(), log);
+    driver.want_ticket = quic_config.receive_session_ticket != 0;
+    driver.run(timeout)
 }
 
 /// Runs the server side of the handshake on `sock` (an accepted socket).
@@ -249,7 +263,12 @@ struct Driver<S> {
     app_pending: bool,
     app_installed: bool,
     early_installed: bool,
+    /// A client reads APP-level data until a session ticket arrives.
+    want_ticket: bool,
 }
+
+/// The TLS handshake message type of NewSessionTicket (RFC 8446 §4).
+const NEW_SESSION_TICKET: u8 = 4;
 
 impl<S: Socket> Driver<S> {
     fn new(sock: S, tls: quic::Connection, log: Arc<SecretLog>) -> Self {
@@ -262,6 +281,7 @@ impl<S: Socket> Driver<S> {
             app_pending: false,
             app_installed: false,
             early_installed: false,
+            want_ticket: false,
         }
     }
 
@@ -295,7 +315,10 @@ impl<S: Socket> Driver<S> {
         if let Some(alpn) = &alpn {
             self.sock.set_alpn(alpn)?;
         }
+        let ticket_received = self.want_ticket && self.receive_ticket(deadline, &mut buf)?;
         Ok(Negotiated {
+            kind: self.tls.handshake_kind(),
+            ticket_received,
             alpn,
             cipher: self.cipher(0)?,
             early_data_accepted: self.early_installed
@@ -304,6 +327,48 @@ impl<S: Socket> Driver<S> {
                     quic::Connection::Server(_) => true,
                 },
         })
+    }
+
+    /// Reads APP-level CRYPTO data until TLS has read one complete
+    /// NewSessionTicket message; false if none came before `deadline`.
+    fn receive_ticket(
+        &mut self,
+        deadline: Instant,
+        buf: &mut [u8],
+    ) -> Result<bool, HandshakeError> {
+        // The APP-level handshake messages seen so far, to find where each
+        // ends: a type byte and a 24-bit length (RFC 8446 §4).
+        let mut pending = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            let (level, n) = match self.sock.recv_handshake(buf, left) {
+                Ok(r) => r,
+                Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => return Ok(false),
+                Err(e) => return Err(e.into()),
+            };
+            let data = buf.get(..n).unwrap_or(&[]);
+            if let Err(error) = self.tls.read_hs(data) {
+                let alert = self.tls.alert().map(u8::from);
+                return Err(tls_failure(&self.sock, error, alert));
+            }
+            if level != CryptoLevel::App {
+                continue;
+            }
+            pending.extend_from_slice(data);
+            while let [ty, a, b, c, ..] = pending[..] {
+                let end = 4 + (usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c));
+                if pending.len() < end {
+                    break;
+                }
+                if ty == NEW_SESSION_TICKET {
+                    return Ok(true);
+                }
+                pending.drain(..end);
+            }
+        }
     }
 
     /// What follows a `read_hs` of bytes received at `level`: the peer's

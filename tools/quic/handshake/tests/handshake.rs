@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::{run, Pki, TestResult, TIMEOUT};
+use common::{run, run_with, Pki, TestResult, TIMEOUT};
 use quic::handshake::{client_handshake, server_handshake, HandshakeError};
 use quic::socket::Socket;
 use quic::tls::{client_config, parse_alpns, server_config, Verification};
 use quic::uapi::{
-    CryptoLevel, QuicCryptoSecret, QUIC_VERSION_V1, QUIC_VERSION_V2, TLS_CIPHER_AES_GCM_128,
-    TLS_CIPHER_AES_GCM_256, TLS_CIPHER_CHACHA20_POLY1305,
+    CryptoLevel, QuicConfig, QuicCryptoSecret, QUIC_VERSION_V1, QUIC_VERSION_V2,
+    TLS_CIPHER_AES_GCM_128, TLS_CIPHER_AES_GCM_256, TLS_CIPHER_CHACHA20_POLY1305,
 };
 use quic_protocol::protocol::connection::{Config, Versions};
 use quic_protocol::protocol::packet::version::Version;
@@ -64,9 +64,18 @@ fn complete_with(
     let server = out.server?;
     assert_eq!(client, server);
     assert_eq!(client.cipher, expected_cipher);
+    assert_eq!(client.kind, Some(rustls::HandshakeKind::Full));
+    // Handshake then APP secrets, each direction, all of the negotiated
+    // cipher; never an Initial one.
+    let (hs, app) = (CryptoLevel::Handshake as u8, CryptoLevel::App as u8);
+    let c = expected_cipher;
+    assert_eq!(
+        out.client_sock.secrets(),
+        [(hs, 1, c), (hs, 0, c), (app, 1, c), (app, 0, c)]
+    );
     assert_eq!(client.alpn.as_deref(), Some(ALPN.as_bytes()));
     let cs = out.client_sock.inner.state();
-    let ss = out.server_sock.ok_or("no server socket")?.state();
+    let ss = out.server_sock.ok_or("no server socket")?.inner.state();
     for st in [&cs, &ss] {
         assert!(st.established);
         assert!(st.confirmed);
@@ -140,10 +149,47 @@ fn hello_retry_request() -> TestResult {
         .with_cert_resolver(server.cert_resolver.clone());
     s.alpn_protocols = server.alpn_protocols.clone();
     let out = run(Config::new(), Config::new(), ALPN, &c, &s)?;
-    out.client?;
-    out.server?;
+    let kind = Some(rustls::HandshakeKind::FullWithHelloRetryRequest);
+    assert_eq!(out.client?.kind, kind);
+    assert_eq!(out.server?.kind, kind);
     assert_eq!(out.client_sock.sends_at(CryptoLevel::Initial), 2);
     assert!(out.client_sock.inner.state().confirmed);
+    Ok(())
+}
+
+/// A client asking for a session ticket gets one; its second connection
+/// resumes and sends 0-RTT, with the early secret of the resumed cipher.
+#[test]
+fn resumption_with_zero_rtt() -> TestResult {
+    let pki = Pki::new()?;
+    let (mut c, mut s) = configs(&pki, ALPN, ALPN, TLS_CIPHER_CHACHA20_POLY1305)?;
+    c.enable_early_data = true;
+    s.max_early_data_size = u32::MAX;
+    let ticket = QuicConfig {
+        receive_session_ticket: 1,
+        ..QuicConfig::default()
+    };
+    let first = run_with(Config::new(), Config::new(), ALPN, &c, &s, Some(ticket))?;
+    let n = first.client?;
+    assert!(n.ticket_received);
+    assert_eq!(n.kind, Some(rustls::HandshakeKind::Full));
+    assert!(!n.early_data_accepted);
+    first.server?;
+
+    let second = run(Config::new(), Config::new(), ALPN, &c, &s)?;
+    let client = second.client?;
+    let server = second.server?;
+    assert_eq!(client.kind, Some(rustls::HandshakeKind::Resumed));
+    assert_eq!(server.kind, Some(rustls::HandshakeKind::Resumed));
+    assert!(client.early_data_accepted);
+    assert!(server.early_data_accepted);
+    assert!(!client.ticket_received);
+    let early = (CryptoLevel::Early as u8, 1, TLS_CIPHER_CHACHA20_POLY1305);
+    assert_eq!(second.client_sock.secrets().first(), Some(&early));
+    let server_sock = second.server_sock.ok_or("no server socket")?;
+    let early = (CryptoLevel::Early as u8, 0, TLS_CIPHER_CHACHA20_POLY1305);
+    assert!(server_sock.secrets().contains(&early));
+    assert!(server_sock.inner.state().confirmed);
     Ok(())
 }
 
@@ -187,7 +233,7 @@ fn untrusted_certificate_closes_with_unknown_ca() -> TestResult {
         other => return Err(format!("client: {other:?}").into()),
     }
     assert!(out.server.is_err());
-    let server = out.server_sock.ok_or("no server socket")?.state();
+    let server = out.server_sock.ok_or("no server socket")?.inner.state();
     let close = server.close.ok_or("server not closed")?;
     assert!(close.by_peer);
     assert_eq!(close.code, 0x100 + 48);

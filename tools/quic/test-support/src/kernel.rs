@@ -15,7 +15,7 @@
 //! | getsockopt(TRANSPORT_PARAM_EXT) | `local_transport_parameters` |
 //! | setsockopt(TRANSPORT_PARAM_EXT) | `set_peer_transport_parameters` |
 //! | setsockopt(CRYPTO_SECRET) | parse `struct quic_crypto_secret` bytes, `install_secret`; INITIAL refused; both APP secrets → `tls_handshake_done`, ESTABLISHED |
-//! | getsockopt(CONFIG) | `version` = the connection's |
+//! | get/setsockopt(CONFIG) | stored; `version` = the connection's |
 //! | getsockopt(TOKEN) | fails with EINVAL on a server socket |
 //! | get/setsockopt(ALPN) | the socket's ALPN string |
 //! | setsockopt(CONNECTION_CLOSE) + close() | `close`: a transport close before ESTABLISHED (RFC 9000 §10.2.3 allows no application close there) |
@@ -62,6 +62,7 @@ fn errno(e: i32) -> io::Error {
 struct Sock {
     conn: ConnBox,
     server: bool,
+    config: QuicConfig,
     alpn: Vec<u8>,
     close: Option<QuicConnectionClose>,
     /// APP secrets installed: send, receive.
@@ -74,6 +75,7 @@ impl Sock {
         Self {
             conn,
             server,
+            config: QuicConfig::default(),
             alpn,
             close: None,
             app: [false; 2],
@@ -377,6 +379,16 @@ impl EmuSocket {
         })
     }
 
+    /// setsockopt(CONFIG): the handshake reads `receive_session_ticket`
+    /// back (the version is the connection's).
+    pub fn set_config(&self, config: &QuicConfig) -> io::Result<()> {
+        let config = QuicConfig::from_bytes(&config.to_bytes()).ok_or(errno(libc::EINVAL))?;
+        self.with(|s, _| {
+            s.config = config;
+            Ok(())
+        })
+    }
+
     /// setsockopt(CRYPTO_SECRET) with raw option bytes, as the kernel
     /// receives them.
     pub fn set_crypto_secret_bytes(&self, bytes: &[u8]) -> io::Result<()> {
@@ -546,7 +558,7 @@ impl Socket for EmuSocket {
         self.with(|s, _| {
             Ok(QuicConfig {
                 version: s.conn.version().0,
-                ..QuicConfig::default()
+                ..s.config
             })
         })
     }

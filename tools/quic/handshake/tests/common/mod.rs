@@ -71,10 +71,12 @@ impl Drop for Pki {
     }
 }
 
-/// A socket that records the levels of what it sends.
+/// A socket that records the levels of what it sends and the secrets
+/// installed (level, send, cipher type).
 pub struct Recording<S> {
     pub inner: S,
     pub sent: Mutex<Vec<(CryptoLevel, usize)>>,
+    pub secrets: Mutex<Vec<(u8, u8, u32)>>,
 }
 
 impl<S> Recording<S> {
@@ -82,7 +84,15 @@ impl<S> Recording<S> {
         Self {
             inner,
             sent: Mutex::new(Vec::new()),
+            secrets: Mutex::new(Vec::new()),
         }
+    }
+
+    pub fn secrets(&self) -> Vec<(u8, u8, u32)> {
+        self.secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn sends_at(&self, level: CryptoLevel) -> usize {
@@ -109,6 +119,10 @@ impl<S: Socket> Socket for Recording<S> {
         self.inner.set_transport_param_ext(ext)
     }
     fn set_crypto_secret(&self, s: &QuicCryptoSecret) -> io::Result<()> {
+        self.secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((s.level, s.send, s.type_));
         self.inner.set_crypto_secret(s)
     }
     fn alpn(&self, buf: &mut [u8]) -> io::Result<usize> {
@@ -133,7 +147,7 @@ pub struct Outcome {
     pub client: Result<Negotiated, HandshakeError>,
     pub server: Result<Negotiated, HandshakeError>,
     pub client_sock: Recording<EmuSocket>,
-    pub server_sock: Option<EmuSocket>,
+    pub server_sock: Option<Recording<EmuSocket>>,
     pub net: Net,
 }
 
@@ -146,18 +160,40 @@ pub fn run(
     client_tls: &rustls::ClientConfig,
     server_tls: &rustls::ServerConfig,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
+    run_with(
+        client_quic,
+        server_quic,
+        listener_alpn,
+        client_tls,
+        server_tls,
+        None,
+    )
+}
+
+/// [`run`], with setsockopt(CONFIG) on the client socket first.
+pub fn run_with(
+    client_quic: Config,
+    server_quic: Config,
+    listener_alpn: &str,
+    client_tls: &rustls::ClientConfig,
+    server_tls: &rustls::ServerConfig,
+    client_config: Option<QuicConfig>,
+) -> Result<Outcome, Box<dyn std::error::Error>> {
     let net = Net::new(client_quic, server_quic, listener_alpn, 7);
     let server_net = net.clone();
     let server_tls = server_tls.clone();
     let server = std::thread::spawn(move || -> io::Result<_> {
-        let sock = server_net.accept(TIMEOUT)?;
+        let sock = Recording::new(server_net.accept(TIMEOUT)?);
         let r = server_handshake(&sock, &server_tls, TIMEOUT);
         if r.is_err() {
-            sock.close();
+            sock.inner.close();
         }
         Ok((r, sock))
     });
     let client_sock = Recording::new(net.client());
+    if let Some(c) = client_config {
+        client_sock.inner.set_config(&c)?;
+    }
     let name = ServerName::try_from("localhost")?;
     let client = client_handshake(&client_sock, client_tls, name, TIMEOUT);
     if client.is_err() {
