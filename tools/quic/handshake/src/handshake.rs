@@ -124,10 +124,11 @@ pub struct Negotiated {
     pub early_data_accepted: bool,
 }
 
-/// The secrets rustls logs, by label (`CLIENT_HANDSHAKE_TRAFFIC_SECRET`,
-/// ...): the only public way to the raw traffic secrets.
+/// A [`rustls::KeyLog`] keeping the QUIC traffic secrets rustls logs, by
+/// label (`CLIENT_HANDSHAKE_TRAFFIC_SECRET`, ...): the only public way to
+/// the raw secrets the kernel takes. Give each connection its own.
 #[derive(Debug, Default)]
-struct SecretLog(Mutex<Vec<(&'static str, Vec<u8>)>>);
+pub struct SecretLog(Mutex<Vec<(&'static str, Vec<u8>)>>);
 
 const LABELS: [&str; 5] = [
     "CLIENT_EARLY_TRAFFIC_SECRET",
@@ -152,7 +153,8 @@ impl rustls::KeyLog for SecretLog {
 }
 
 impl SecretLog {
-    fn get(&self, label: &str) -> Option<Vec<u8>> {
+    /// The last secret logged with `label`.
+    pub fn get(&self, label: &str) -> Option<Vec<u8>> {
         let log = self.0.lock().unwrap_or_else(|e| e.into_inner());
         log.iter()
             .rev()

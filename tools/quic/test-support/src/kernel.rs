@@ -27,8 +27,8 @@
 
 use crate::cid::Gen;
 use crate::endpoint::ConnBox;
-use quic::socket::Socket;
-use quic::uapi::{
+use quic_handshake::socket::Socket;
+use quic_handshake::uapi::{
     CryptoLevel, QuicConfig, QuicConnectionClose, QuicCryptoSecret, TLS_CIPHER_AES_CCM_128,
     TLS_CIPHER_AES_GCM_128, TLS_CIPHER_AES_GCM_256, TLS_CIPHER_CHACHA20_POLY1305,
 };
