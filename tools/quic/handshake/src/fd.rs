@@ -14,8 +14,8 @@ use crate::socket::Socket;
 use crate::uapi::{
     CryptoLevel, QuicConfig, QuicConnectionClose, QuicCryptoSecret, QuicHandshakeInfo,
     QuicStreamInfo, IPPROTO_QUIC, QUIC_HANDSHAKE_INFO, QUIC_SOCKOPT_ALPN, QUIC_SOCKOPT_CONFIG,
-    QUIC_SOCKOPT_CONNECTION_CLOSE, QUIC_SOCKOPT_CRYPTO_SECRET, QUIC_SOCKOPT_TOKEN,
-    QUIC_SOCKOPT_TRANSPORT_PARAM_EXT, QUIC_STREAM_INFO, SOL_QUIC,
+    QUIC_SOCKOPT_CONNECTION_CLOSE, QUIC_SOCKOPT_CRYPTO_SECRET, QUIC_SOCKOPT_SESSION_TICKET,
+    QUIC_SOCKOPT_TOKEN, QUIC_SOCKOPT_TRANSPORT_PARAM_EXT, QUIC_STREAM_INFO, SOL_QUIC,
 };
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -301,6 +301,10 @@ impl Socket for FdSocket {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(true),
             Err(e) => Err(e),
         }
+    }
+
+    fn session_ticket(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.getsockopt(QUIC_SOCKOPT_SESSION_TICKET, buf)
     }
 
     fn set_connection_close(&self, close: &QuicConnectionClose) -> io::Result<()> {

@@ -14,6 +14,7 @@ use crate::fd::FdSocket;
 use crate::handshake::{client_handshake, server_handshake, DEFAULT_TIMEOUT};
 use crate::log::{self, LogFunc};
 use crate::socket::Socket;
+use crate::ticket::kernel_ticketer;
 use crate::tls::{client_config, parse_alpns, server_config, Verification};
 use rustls::pki_types::ServerName;
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -112,13 +113,17 @@ fn server(sd: c_int, key: Option<&str>, cert: Option<&str>, alpns: Option<&str>)
         Err(e) => return -e.raw_os_error().unwrap_or(libc::EIO),
     };
     let alpns = alpns_of(&sock, alpns);
-    let config = match server_config(Path::new(key), Path::new(cert), &alpns, cipher) {
+    let mut config = match server_config(Path::new(key), Path::new(cert), &alpns, cipher) {
         Ok(c) => c,
         Err(e) => {
             log::error(format_args!("server configuration: {e}"));
             return -e.errno();
         }
     };
+    // Tickets any handshake on this listener can open, in any process.
+    if let Ok(Some(ticketer)) = kernel_ticketer(&sock) {
+        config.ticketer = ticketer;
+    }
     match server_handshake(sock, &config, DEFAULT_TIMEOUT) {
         Ok(_) => 0,
         Err(e) => {

@@ -14,7 +14,8 @@
 //!   handshake needs;
 //! - [`fd`]: [`Socket`] over a real descriptor (all the socket `unsafe`);
 //! - [`handshake`]: the driver, generic over [`Socket`];
-//! - [`tls`]: rustls configurations from PEM files;
+//! - [`tls`]: rustls configurations from PEM files; [`ticket`]: session
+//!   tickets sealed with the kernel's ticket key;
 //! - [`ffi`]: the C API; [`log`]: its logging hooks.
 
 pub mod fd;
@@ -22,6 +23,7 @@ pub mod ffi;
 pub mod handshake;
 pub mod log;
 pub mod socket;
+pub mod ticket;
 pub mod tls;
 pub mod uapi;
 

@@ -12,6 +12,7 @@
 //! | [`Socket::set_crypto_secret`] | setsockopt(`QUIC_SOCKOPT_CRYPTO_SECRET`) |
 //! | [`Socket::alpn`] / [`Socket::set_alpn`] | get/setsockopt(`QUIC_SOCKOPT_ALPN`) |
 //! | [`Socket::config`] | getsockopt(`QUIC_SOCKOPT_CONFIG`) |
+//! | [`Socket::session_ticket`] | getsockopt(`QUIC_SOCKOPT_SESSION_TICKET`) |
 //! | [`Socket::is_server`] | getsockopt(`QUIC_SOCKOPT_TOKEN`) fails on a server socket |
 //! | [`Socket::set_connection_close`] | setsockopt(`QUIC_SOCKOPT_CONNECTION_CLOSE`) |
 //!
@@ -59,6 +60,10 @@ pub trait Socket {
     /// Whether this is the server end: getsockopt(TOKEN) fails there.
     fn is_server(&self) -> io::Result<bool>;
 
+    /// On a server socket, the listener's session ticket key; on a
+    /// client, the ticket the kernel kept, if any. Returns its length.
+    fn session_ticket(&self, buf: &mut [u8]) -> io::Result<usize>;
+
     /// Sets what close() sends: the handshake sets `0x100 + alert` when
     /// TLS fails.
     fn set_connection_close(&self, close: &QuicConnectionClose) -> io::Result<()>;
@@ -95,6 +100,9 @@ impl<S: Socket + ?Sized> Socket for &S {
     }
     fn is_server(&self) -> io::Result<bool> {
         (**self).is_server()
+    }
+    fn session_ticket(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (**self).session_ticket(buf)
     }
     fn set_connection_close(&self, close: &QuicConnectionClose) -> io::Result<()> {
         (**self).set_connection_close(close)

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{run, run_with, Pki, TestResult, TIMEOUT};
+use common::{run, run_with, Options, Pki, TestResult, TIMEOUT};
 use quic::handshake::{client_handshake, server_handshake, HandshakeError};
 use quic::socket::Socket;
 use quic::tls::{client_config, parse_alpns, server_config, Verification};
@@ -169,7 +169,11 @@ fn resumption_with_zero_rtt() -> TestResult {
         receive_session_ticket: 1,
         ..QuicConfig::default()
     };
-    let first = run_with(Config::new(), Config::new(), ALPN, &c, &s, Some(ticket))?;
+    let options = Options {
+        client_config: Some(ticket),
+        ..Options::default()
+    };
+    let first = run_with(Config::new(), Config::new(), ALPN, &c, &s, options)?;
     let n = first.client?;
     assert!(n.ticket_received);
     assert_eq!(n.kind, Some(rustls::HandshakeKind::Full));
@@ -190,6 +194,63 @@ fn resumption_with_zero_rtt() -> TestResult {
     let early = (CryptoLevel::Early as u8, 0, TLS_CIPHER_CHACHA20_POLY1305);
     assert!(server_sock.secrets().contains(&early));
     assert!(server_sock.inner.state().confirmed);
+    Ok(())
+}
+
+/// Tickets sealed with the kernel's ticket key open in another server
+/// configuration (another process) on the same listener, and not under
+/// another key.
+#[test]
+fn kernel_ticket_key_resumes_across_server_configurations() -> TestResult {
+    let pki = Pki::new()?;
+    let (c, s1) = configs(&pki, ALPN, ALPN, 0)?;
+    let ticket = QuicConfig {
+        receive_session_ticket: 1,
+        ..QuicConfig::default()
+    };
+    let kernel = |client_config, ticket_key| Options {
+        client_config,
+        ticket_key,
+        kernel_tickets: true,
+    };
+    let first = run_with(
+        Config::new(),
+        Config::new(),
+        ALPN,
+        &c,
+        &s1,
+        kernel(Some(ticket), None),
+    )?;
+    assert!(first.client?.ticket_received);
+
+    let s2 = configs(&pki, ALPN, ALPN, 0)?.1;
+    let second = run_with(
+        Config::new(),
+        Config::new(),
+        ALPN,
+        &c,
+        &s2,
+        kernel(None, None),
+    )?;
+    assert_eq!(second.server?.kind, Some(rustls::HandshakeKind::Resumed));
+
+    let s3 = configs(&pki, ALPN, ALPN, 0)?.1;
+    let other_key = Some(vec![0x5a; 32]);
+    let third = run_with(
+        Config::new(),
+        Config::new(),
+        ALPN,
+        &c,
+        &s3,
+        kernel(None, other_key),
+    )?;
+    assert_eq!(third.server?.kind, Some(rustls::HandshakeKind::Full));
+    assert_eq!(third.client?.kind, Some(rustls::HandshakeKind::Full));
+    // The third ClientHello did offer a ticket (pre_shared_key makes it
+    // longer than the first one): the other key refused it.
+    let third_hello = third.client_sock.sent_lens(CryptoLevel::Initial);
+    let first_hello = first.client_sock.sent_lens(CryptoLevel::Initial);
+    assert!(third_hello.first() > first_hello.first());
     Ok(())
 }
 

@@ -18,6 +18,7 @@
 //! | get/setsockopt(CONFIG) | stored; `version` = the connection's |
 //! | getsockopt(TOKEN) | fails with EINVAL on a server socket |
 //! | get/setsockopt(ALPN) | the socket's ALPN string |
+//! | getsockopt(SESSION_TICKET) | server: the listener's ticket key; client: none kept |
 //! | setsockopt(CONNECTION_CLOSE) + close() | `close`: a transport close before ESTABLISHED (RFC 9000 §10.2.3 allows no application close there) |
 //!
 //! Both ends live in one [`Net`] behind a mutex; each socket call moves
@@ -90,6 +91,8 @@ struct World {
     server: Option<Sock>,
     server_config: Config,
     listener_alpn: Vec<u8>,
+    /// The listener's session ticket key.
+    ticket_key: Vec<u8>,
     server_seed: u64,
 }
 
@@ -248,6 +251,7 @@ impl Net {
             server: None,
             server_config: server,
             listener_alpn: listener_alpn.as_bytes().to_vec(),
+            ticket_key: seed.to_le_bytes().repeat(8),
             server_seed: seed ^ 0xabcd,
         };
         Self(Arc::new(Shared {
@@ -258,6 +262,12 @@ impl Net {
 
     fn lock(&self) -> MutexGuard<'_, World> {
         self.0.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the listener's session ticket key (by default 64 bytes
+    /// from the seed; the kernel picks a random one at listen()).
+    pub fn set_ticket_key(&self, key: &[u8]) {
+        self.lock().ticket_key = key.to_vec();
     }
 
     /// The client socket.
@@ -569,6 +579,20 @@ impl Socket for EmuSocket {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(true),
             Err(e) => Err(e),
         }
+    }
+
+    fn session_ticket(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut w = self.net.lock();
+        let key = if self.server {
+            w.ticket_key.clone()
+        } else {
+            // Tickets are left to TLS: the kernel keeps none.
+            Vec::new()
+        };
+        w.sock(self.server)?;
+        let dst = buf.get_mut(..key.len()).ok_or(errno(libc::EINVAL))?;
+        dst.copy_from_slice(&key);
+        Ok(key.len())
     }
 
     fn set_connection_close(&self, close: &QuicConnectionClose) -> io::Result<()> {

@@ -15,6 +15,7 @@
 
 use quic::fd::QuicSocket;
 use quic::handshake::DEFAULT_TIMEOUT;
+use quic::ticket::kernel_ticketer;
 use quic::tls::{client_config, parse_alpns, server_config, Verification};
 use quic::uapi::{MSG_QUIC_STREAM_FIN, MSG_QUIC_STREAM_NEW};
 use quic::{client_handshake, server_handshake};
@@ -38,13 +39,16 @@ fn server(args: &[String]) -> Result<()> {
     };
     let addr: SocketAddr = addr.parse()?;
     let alpn = rest.first().map(String::as_str);
-    let config = server_config(
+    let mut config = server_config(
         key.as_ref(),
         cert.as_ref(),
         &parse_alpns(alpn.unwrap_or("")),
         0,
     )?;
     let listener = QuicSocket::listen(addr, alpn)?;
+    if let Some(ticketer) = kernel_ticketer(&listener.socket())? {
+        config.ticketer = ticketer;
+    }
     loop {
         let conn = listener.accept()?;
         let sock = conn.socket();

@@ -9,6 +9,7 @@
 
 use quic::handshake::{client_handshake, server_handshake, HandshakeError, Negotiated};
 use quic::socket::Socket;
+use quic::ticket::kernel_ticketer;
 use quic::uapi::{CryptoLevel, QuicConfig, QuicConnectionClose, QuicCryptoSecret};
 use quic_protocol::protocol::connection::Config;
 use quic_test_support::kernel::{EmuSocket, Net};
@@ -88,6 +89,14 @@ impl<S> Recording<S> {
         }
     }
 
+    pub fn sent_lens(&self, level: CryptoLevel) -> Vec<usize> {
+        let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.iter()
+            .filter(|(l, _)| *l == level)
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
     pub fn secrets(&self) -> Vec<(u8, u8, u32)> {
         self.secrets
             .lock()
@@ -137,6 +146,9 @@ impl<S: Socket> Socket for Recording<S> {
     fn is_server(&self) -> io::Result<bool> {
         self.inner.is_server()
     }
+    fn session_ticket(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.session_ticket(buf)
+    }
     fn set_connection_close(&self, c: &QuicConnectionClose) -> io::Result<()> {
         self.inner.set_connection_close(c)
     }
@@ -166,24 +178,42 @@ pub fn run(
         listener_alpn,
         client_tls,
         server_tls,
-        None,
+        Options::default(),
     )
 }
 
-/// [`run`], with setsockopt(CONFIG) on the client socket first.
+/// Socket settings of a run beyond the defaults.
+#[derive(Default)]
+pub struct Options {
+    /// setsockopt(CONFIG) on the client socket first.
+    pub client_config: Option<QuicConfig>,
+    /// The listener's ticket key instead of the default.
+    pub ticket_key: Option<Vec<u8>>,
+    /// The server seals tickets with the kernel's ticket key.
+    pub kernel_tickets: bool,
+}
+
+/// [`run`], with `options`.
 pub fn run_with(
     client_quic: Config,
     server_quic: Config,
     listener_alpn: &str,
     client_tls: &rustls::ClientConfig,
     server_tls: &rustls::ServerConfig,
-    client_config: Option<QuicConfig>,
+    options: Options,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     let net = Net::new(client_quic, server_quic, listener_alpn, 7);
+    if let Some(key) = &options.ticket_key {
+        net.set_ticket_key(key);
+    }
     let server_net = net.clone();
-    let server_tls = server_tls.clone();
+    let mut server_tls = server_tls.clone();
+    let kernel_tickets = options.kernel_tickets;
     let server = std::thread::spawn(move || -> io::Result<_> {
         let sock = Recording::new(server_net.accept(TIMEOUT)?);
+        if kernel_tickets {
+            server_tls.ticketer = kernel_ticketer(&sock)?.ok_or(io::ErrorKind::NotFound)?;
+        }
         let r = server_handshake(&sock, &server_tls, TIMEOUT);
         if r.is_err() {
             sock.inner.close();
@@ -191,7 +221,7 @@ pub fn run_with(
         Ok((r, sock))
     });
     let client_sock = Recording::new(net.client());
-    if let Some(c) = client_config {
+    if let Some(c) = options.client_config {
         client_sock.inner.set_config(&c)?;
     }
     let name = ServerName::try_from("localhost")?;
