@@ -8,18 +8,14 @@
 //! point runs its body under `catch_unwind` and maps a panic to `-EIO`.
 //!
 //! The `unsafe` here is the C boundary itself (reading C strings and
-//! caller buffers); socket calls are in [`crate::fd`].
+//! caller buffers); the handshake functions' logic is in [`crate::capi`],
+//! over any [`crate::Socket`]; socket calls are in [`crate::fd`].
 
+use crate::capi;
 use crate::fd::FdSocket;
-use crate::handshake::{client_handshake, server_handshake, DEFAULT_TIMEOUT};
 use crate::log::{self, LogFunc};
-use crate::socket::Socket;
-use crate::ticket::kernel_ticketer;
-use crate::tls::{client_config, parse_alpns, server_config, Verification};
-use rustls::pki_types::ServerName;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
 
 /// Runs `f`, turning a panic into `-EIO`.
 fn guard(f: impl FnOnce() -> c_int) -> c_int {
@@ -47,92 +43,6 @@ unsafe fn c_str<'a>(p: *const c_char) -> Result<Option<&'a str>, c_int> {
     s.to_str().map(Some).map_err(|_| -libc::EINVAL)
 }
 
-/// The ALPN list of a handshake: the argument, else the socket's
-/// (QUIC_SOCKOPT_ALPN, e.g. set on the listener before listen()).
-fn alpns_of(sock: &FdSocket, arg: Option<&str>) -> Vec<Vec<u8>> {
-    if let Some(a) = arg {
-        return parse_alpns(a);
-    }
-    let mut buf = [0u8; 256];
-    match sock.alpn(&mut buf) {
-        Ok(n) => parse_alpns(&String::from_utf8_lossy(buf.get(..n).unwrap_or(&[]))),
-        Err(_) => Vec::new(),
-    }
-}
-
-fn client(sd: c_int, psk: Option<&str>, host: Option<&str>, alpns: Option<&str>) -> c_int {
-    if psk.is_some() {
-        // libquic's pkey_file is a pre-shared key file; rustls has no
-        // external PSK support.
-        log::error(format_args!("PSK handshakes are not supported"));
-        return -libc::EOPNOTSUPP;
-    }
-    let sock = FdSocket::new(sd);
-    let name = match host {
-        Some(h) => ServerName::try_from(h.to_string()).map_err(|_| -libc::EINVAL),
-        // No host name: verify the certificate against the peer's address.
-        None => sock
-            .peer_addr()
-            .map(|a| ServerName::IpAddress(a.ip().into()))
-            .map_err(|e| -e.raw_os_error().unwrap_or(libc::EINVAL)),
-    };
-    let name = match name {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
-    let cipher = match sock.config() {
-        Ok(c) => c.payload_cipher_type,
-        Err(e) => return -e.raw_os_error().unwrap_or(libc::EIO),
-    };
-    let alpns = alpns_of(&sock, alpns);
-    let config = match client_config(&Verification::SystemRoots, &alpns, cipher) {
-        Ok(c) => c,
-        Err(e) => {
-            log::error(format_args!("client configuration: {e}"));
-            return -e.errno();
-        }
-    };
-    match client_handshake(sock, &config, name, DEFAULT_TIMEOUT) {
-        Ok(_) => 0,
-        Err(e) => {
-            log::error(format_args!("client handshake: {e}"));
-            -e.errno()
-        }
-    }
-}
-
-fn server(sd: c_int, key: Option<&str>, cert: Option<&str>, alpns: Option<&str>) -> c_int {
-    let (Some(key), Some(cert)) = (key, cert) else {
-        // libquic's PSK mode (no certificate file): not supported.
-        log::error(format_args!("PSK handshakes are not supported"));
-        return -libc::EOPNOTSUPP;
-    };
-    let sock = FdSocket::new(sd);
-    let cipher = match sock.config() {
-        Ok(c) => c.payload_cipher_type,
-        Err(e) => return -e.raw_os_error().unwrap_or(libc::EIO),
-    };
-    let alpns = alpns_of(&sock, alpns);
-    let mut config = match server_config(Path::new(key), Path::new(cert), &alpns, cipher) {
-        Ok(c) => c,
-        Err(e) => {
-            log::error(format_args!("server configuration: {e}"));
-            return -e.errno();
-        }
-    };
-    // Tickets any handshake on this listener can open, in any process.
-    if let Ok(Some(ticketer)) = kernel_ticketer(&sock) {
-        config.ticketer = ticketer;
-    }
-    match server_handshake(sock, &config, DEFAULT_TIMEOUT) {
-        Ok(_) => 0,
-        Err(e) => {
-            log::error(format_args!("server handshake: {e}"));
-            -e.errno()
-        }
-    }
-}
-
 /// Runs the client handshake on the connected socket `sd`, verifying the
 /// server against the system's CA bundle as `hostname` (or, if NULL, as
 /// the peer's IP address). `pkey_file` is libquic's PSK file and must be
@@ -153,7 +63,10 @@ pub unsafe extern "C" fn quic_client_handshake(
         // SAFETY: guaranteed by the caller.
         let args = unsafe { (c_str(pkey_file), c_str(hostname), c_str(alpns)) };
         match args {
-            (Ok(p), Ok(h), Ok(a)) => client(sd, p, h, a),
+            (Ok(p), Ok(h), Ok(a)) => {
+                let sock = FdSocket::new(sd);
+                capi::quic_client_handshake(sock, || sock.peer_addr().map(|a| a.ip()), p, h, a)
+            }
             _ => -libc::EINVAL,
         }
     })
@@ -179,7 +92,7 @@ pub unsafe extern "C" fn quic_server_handshake(
         // SAFETY: guaranteed by the caller.
         let args = unsafe { (c_str(pkey_file), c_str(cert_file), c_str(alpns)) };
         match args {
-            (Ok(k), Ok(c), Ok(a)) => server(sd, k, c, a),
+            (Ok(k), Ok(c), Ok(a)) => capi::quic_server_handshake(FdSocket::new(sd), k, c, a),
             _ => -libc::EINVAL,
         }
     })

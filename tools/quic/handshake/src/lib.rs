@@ -16,8 +16,10 @@
 //! - [`handshake`]: the driver, generic over [`Socket`];
 //! - [`tls`]: rustls configurations from PEM files; [`ticket`]: session
 //!   tickets sealed with the kernel's ticket key;
-//! - [`ffi`]: the C API; [`log`]: its logging hooks.
+//! - [`ffi`]: the C API, [`capi`]: its handshake logic over any
+//!   [`Socket`]; [`log`]: its logging hooks.
 
+pub mod capi;
 pub mod fd;
 pub mod ffi;
 pub mod handshake;
