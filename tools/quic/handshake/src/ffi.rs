@@ -138,13 +138,14 @@ pub unsafe extern "C" fn quic_sendmsg(
 
 /// Receives into `msg` (up to `len` bytes); `*flags` holds the recvmsg
 /// flags on input and msg_flags plus the stream flags on output; `*sid`
-/// the stream ID (-1 for a datagram or event). Returns the bytes
-/// received, or -1 with errno set.
+/// the stream ID (-1 for a datagram or event). Either pointer may be NULL,
+/// as with libquic (no input flags, nothing written back). Returns the
+/// bytes received, or -1 with errno set.
 ///
 /// # Safety
 ///
-/// `msg` is valid for writes of `len` bytes; `sid` and `flags` are valid,
-/// aligned pointers.
+/// `msg` is valid for writes of `len` bytes; `sid` and `flags` are NULL
+/// or valid, aligned pointers.
 #[no_mangle]
 pub unsafe extern "C" fn quic_recvmsg(
     sd: c_int,
@@ -153,26 +154,28 @@ pub unsafe extern "C" fn quic_recvmsg(
     sid: *mut i64,
     flags: *mut u32,
 ) -> isize {
-    if sid.is_null() || flags.is_null() || (msg.is_null() && len != 0) {
-        return fail(libc::EFAULT);
-    }
     let buf: &mut [u8] = if len == 0 {
         &mut []
+    } else if msg.is_null() {
+        return fail(libc::EFAULT);
     } else {
         // SAFETY: guaranteed by the caller.
         unsafe { std::slice::from_raw_parts_mut(msg.cast(), len) }
     };
-    // SAFETY: checked non-NULL; valid by the caller's guarantee.
-    let in_flags = unsafe { *flags };
+    // SAFETY: NULL or valid by the caller's guarantee.
+    let in_flags = unsafe { flags.as_ref() }.copied().unwrap_or(0);
     let r = catch_unwind(AssertUnwindSafe(|| {
         FdSocket::new(sd).recv_stream(buf, in_flags)
     }))
     .unwrap_or_else(|_| Err(std::io::Error::from_raw_os_error(libc::EIO)));
     match r {
         Ok((n, s, f)) => {
-            // SAFETY: checked non-NULL; valid by the caller's guarantee.
-            unsafe {
+            // SAFETY: NULL or valid by the caller's guarantee.
+            if let Some(sid) = unsafe { sid.as_mut() } {
                 *sid = s;
+            }
+            // SAFETY: as above.
+            if let Some(flags) = unsafe { flags.as_mut() } {
                 *flags = f;
             }
             isize::try_from(n).unwrap_or(isize::MAX)

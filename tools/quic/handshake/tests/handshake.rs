@@ -197,6 +197,39 @@ fn resumption_with_zero_rtt() -> TestResult {
     Ok(())
 }
 
+/// A server that refuses early data still resumes: the client installed
+/// its 0-RTT secret, the server none, and both complete.
+#[test]
+fn resumption_with_zero_rtt_refused() -> TestResult {
+    let pki = Pki::new()?;
+    let (mut c, mut s) = configs(&pki, ALPN, ALPN, 0)?;
+    c.enable_early_data = true;
+    s.max_early_data_size = u32::MAX;
+    let options = Options {
+        client_config: Some(QuicConfig {
+            receive_session_ticket: 1,
+            ..QuicConfig::default()
+        }),
+        ..Options::default()
+    };
+    let first = run_with(Config::new(), Config::new(), ALPN, &c, &s, options)?;
+    assert!(first.client?.ticket_received);
+
+    // Same ticket storage, early data refused.
+    s.max_early_data_size = 0;
+    let second = run(Config::new(), Config::new(), ALPN, &c, &s)?;
+    let client = second.client?;
+    assert_eq!(client.kind, Some(rustls::HandshakeKind::Resumed));
+    assert!(!client.early_data_accepted);
+    assert!(!second.server?.early_data_accepted);
+    let early = CryptoLevel::Early as u8;
+    assert!(second.client_sock.secrets().iter().any(|s| s.0 == early));
+    let server_sock = second.server_sock.ok_or("no server socket")?;
+    assert!(!server_sock.secrets().iter().any(|s| s.0 == early));
+    assert!(second.client_sock.inner.state().confirmed);
+    Ok(())
+}
+
 /// Tickets sealed with the kernel's ticket key open in another server
 /// configuration (another process) on the same listener, and not under
 /// another key.

@@ -55,6 +55,7 @@ ssize_t quic_sendmsg(int sockfd, const void *msg, size_t len,
 /*
  * Receive into @msg. *@flags: recvmsg flags in; msg_flags and stream
  * flags out. *@sid: the stream ID (-1 for a datagram or an event).
+ * @sid and @flags may be NULL.
  */
 ssize_t quic_recvmsg(int sockfd, void *msg, size_t len,
 		     int64_t *sid, uint32_t *flags);

@@ -72,7 +72,10 @@ int main(void)
 	errno = 0;
 	CHECK(quic_recvmsg(-1, buf, sizeof(buf), &sid, &flags) == -1 && errno == EBADF);
 	errno = 0;
-	CHECK(quic_recvmsg(-1, buf, sizeof(buf), NULL, &flags) == -1 && errno == EFAULT);
+	CHECK(quic_recvmsg(-1, NULL, sizeof(buf), &sid, &flags) == -1 && errno == EFAULT);
+	/* NULL sid and flags are allowed, as with libquic. */
+	errno = 0;
+	CHECK(quic_recvmsg(-1, buf, sizeof(buf), NULL, NULL) == -1 && errno == EBADF);
 
 	CHECK(logged > 0);
 	quic_set_log_func(NULL);
