@@ -294,10 +294,12 @@ impl Socket for FdSocket {
     }
 
     fn is_server(&self) -> io::Result<bool> {
-        let mut token = [0u8; 256];
+        // Room for any token a client may hold (a NEW_TOKEN frame's fits
+        // in one packet): too short a buffer fails with EINVAL too.
+        let mut token = vec![0u8; 2048];
         match self.getsockopt(QUIC_SOCKOPT_TOKEN, &mut token) {
             Ok(_) => Ok(false),
-            // The one failure that means "server"; others are real errors.
+            // The failure that means "server"; others are real errors.
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(true),
             Err(e) => Err(e),
         }
