@@ -17,7 +17,7 @@
 //! | setsockopt(CRYPTO_SECRET) | parse `struct quic_crypto_secret` bytes, `install_secret`; INITIAL refused; both APP secrets → `tls_handshake_done`, ESTABLISHED |
 //! | get/setsockopt(CONFIG) | stored; `version` = the connection's |
 //! | getsockopt(TOKEN) | fails with EINVAL on a server socket |
-//! | get/setsockopt(ALPN) | the socket's ALPN string |
+//! | get/setsockopt(ALPN) | the socket's ALPN string; an accepted socket starts with the listener's |
 //! | getsockopt(SESSION_TICKET) | server: the listener's ticket key; client: none kept |
 //! | setsockopt(CONNECTION_CLOSE) + close() | `close`: a transport close before ESTABLISHED (RFC 9000 §10.2.3 allows no application close there) |
 //!
