@@ -3,6 +3,7 @@
 #include <crypto/aead.h>
 #include <crypto/chacha.h>
 #include <crypto/sha2.h>
+#include <crypto/utils.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
 
@@ -84,6 +85,16 @@ __rust_helper void rust_helper_chacha_init(struct chacha_state *state,
 }
 
 #endif /* CONFIG_CRYPTO_LIB_CHACHA */
+
+#if IS_BUILTIN(CONFIG_CRYPTO_LIB_UTILS)
+
+__rust_helper int rust_helper_crypto_memneq(const void *a, const void *b,
+					    size_t size)
+{
+	return crypto_memneq(a, b, size);
+}
+
+#endif /* CONFIG_CRYPTO_LIB_UTILS */
 
 #if IS_BUILTIN(CONFIG_CRYPTO_LIB_SHA256)
 

@@ -60,7 +60,15 @@
 //!   3. [`Connection::poll_event`] until `None`, and
 //!      [`Connection::poll_route_change`] for the endpoint's connection ID
 //!      table.
-//! - **Free** the connection once [`Connection::is_drained`].
+//! - **ECN** (RFC 9000 §13.4): pass the codepoint of each datagram's IP
+//!   header to `handle_datagram` (the TOS or traffic class byte) and set
+//!   [`Transmit::ecn`] on what is sent; all the packets of one
+//!   [`Transmit`] were counted with that codepoint, so a GSO batch keeps
+//!   one.
+//! - **Free** the connection once [`Connection::is_drained`], after
+//!   removing its routes from the endpoint ([`Connection::routed_cids`]).
+//!   How the endpoint creates, routes and frees connections is described
+//!   in [`crate::protocol::endpoint`].
 //!
 //! The connection owns its crypto [`Provider`] (a zero-sized handle to
 //! `kernel::crypto` or RustCrypto) and its connection ID [`Generator`]
@@ -94,10 +102,11 @@
 //! (CRYPTO data, secrets, handshake progress), `params` (transport
 //! parameters and their §7.3 and RFC 9368 checks), `recv` (datagrams in),
 //! `frames` (frame dispatch), `settle` (acknowledgement and loss of sent
-//! packets), `send` and `builder` (packets out), `close`, `timers`
-//! (expiry), [`app`] (the application's commands), `datagram`,
-//! `negotiation` (Version Negotiation and its downgrade checks), `token`
-//! (NEW_TOKEN and Initial tokens) and `spin` (the latency spin bit).
+//! packets), `preferred` (the server's preferred address, §9.6), `send`
+//! and `builder` (packets out), `close`, `timers` (expiry), [`app`] (the
+//! application's commands), `datagram`, `negotiation` (Version Negotiation
+//! and its downgrade checks), `token` (NEW_TOKEN and Initial tokens) and
+//! `spin` (the latency spin bit).
 
 use crate::protocol::ack::{AckTracker, EcnCodepoint};
 use crate::protocol::alloc::{boxed, try_boxed, Box, Vec, GFP};
@@ -133,6 +142,7 @@ mod frames;
 mod keys;
 mod negotiation;
 mod params;
+mod preferred;
 mod recv;
 mod send;
 mod settle;
@@ -439,6 +449,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             incoming.version,
         )?;
         conn.peer_cids.on_handshake_source_cid(incoming.scid);
+        conn.issue_preferred_address_cid()?;
         conn.choose_server_version();
         if incoming.address_validated {
             conn.on_peer_address_validated(now);

@@ -28,6 +28,8 @@ pub mod key_update;
 pub mod null;
 pub mod retry;
 pub mod schedule;
+#[cfg(any(test, feature = "vectors", CONFIG_IP_QUIC_KUNIT_TEST))]
+pub mod vectors;
 
 /// Errors of packet protection and of the key schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,6 +30,43 @@
 //! of bounded size) and its allocations are fallible and bounded by its
 //! configuration ([`demux::RouterConfig`]).
 
+//! # Driving it
+//!
+//! The socket glue (and `tools/quic/test-support/src/server.rs`, the
+//! reference driver the host tests run behind) does, for one UDP socket:
+//!
+//! 1. For every datagram, [`demux::Router::classify`] it, passing the
+//!    source address; then act on the [`demux::Decision`]:
+//!    - `Existing(handle)`: `Connection::handle_datagram` with the local
+//!      address the datagram was sent to and the ECN codepoint of its IP
+//!      header (`IP_RECVTOS` / `IPV6_RECVTCLASS`);
+//!    - `NewConnection`: `Connection::accept` with the decision's fields,
+//!      [`demux::Router::register`] the handle, queue it on its
+//!      listener (dequeued by `accept()`), replay the datagrams held for
+//!      its `pending` ClientHello, then deliver this one;
+//!    - `Buffered`: hold the datagram, keyed by its pending id, until the
+//!      decision that creates the connection or
+//!      [`demux::Router::poll_expired_pending`] drops it;
+//!    - `SendVersionNegotiation`, `SendRetry`, `Refuse`, `StatelessReset`:
+//!      write the answer with [`response`] (a reset's token is the
+//!      generator's for that connection ID: every connection of the
+//!      endpoint shares its reset key) and send it from the address the
+//!      datagram arrived at;
+//!    - `Drop`: nothing.
+//! 2. After every call into a connection, drain
+//!    `Connection::poll_route_change` into [`demux::Router::routes`]; once
+//!    the handshake is confirmed (or the connection closed during it),
+//!    remove its [`routes::RouteKey::Initial`] route and call
+//!    [`demux::Router::handshake_finished`].
+//! 3. Once `Connection::is_drained`, remove every route still pointing at
+//!    it (`Connection::routed_cids`) and free it; its peer's later packets
+//!    are unknown and get stateless resets.
+//!
+//! A server with a preferred address (RFC 9000 §9.6) receives on both
+//! addresses (a wildcard socket or one per address, sharing the router):
+//! packets sent to the preferred address carry connection IDs routed like
+//! any other.
+
 pub mod alpn;
 pub mod assembler;
 pub mod client_hello;

@@ -11,6 +11,16 @@ __rust_helper void *rust_helper_rcu_dereference_sk_user_data(const struct sock *
 	return rcu_dereference_sk_user_data(sk);
 }
 
+__rust_helper void rust_helper_udp_tunnel_set_gro(struct sock *sk, bool on)
+{
+	udp_assign_bit(GRO_ENABLED, sk, on);
+}
+
+__rust_helper bool rust_helper_udp_tunnel_gro_enabled(const struct sock *sk)
+{
+	return udp_test_bit(GRO_ENABLED, sk);
+}
+
 __rust_helper struct rtable *
 rust_helper_ip_route_output_ports(struct net *net, struct flowi4 *fl4,
 				  const struct sock *sk, __be32 daddr,

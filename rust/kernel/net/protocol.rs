@@ -1108,7 +1108,7 @@ mod tests {
     use crate::{
         net::{
             msg::{cmsg_encode, CmsgIter},
-            sock::{State, Timeout, RCV_SHUTDOWN},
+            sock::{SockGuard, State, Timeout, RCV_SHUTDOWN},
         },
         new_mutex,
         sync::{
@@ -1488,12 +1488,40 @@ mod tests {
 
     /// Waits (at most 5 s) for a worker to report it is done.
     fn wait_for(flag: &Atomic<u32>) {
+        wait_for_value(flag, 1);
+    }
+
+    /// Waits (at most 5 s) for `flag` to reach `value`.
+    fn wait_for_value(flag: &Atomic<u32>, value: u32) {
         let mut n = 0;
-        while flag.load(Relaxed) == 0 && n < 5000 {
+        while flag.load(Relaxed) < value && n < 5000 {
             fsleep(Delta::from_millis(1));
             n += 1;
         }
-        assert_eq!(flag.load(Relaxed), 1);
+        assert_eq!(flag.load(Relaxed), value);
+    }
+
+    /// In 20 ms, from a worker: runs `f` with `sk` locked (so while a waiter
+    /// has released the lock), then wakes the socket's waiters. The flag
+    /// returned is 1 once `f` ran and 2 once the worker let go of the socket
+    /// (which must happen before the protocol is unregistered).
+    fn locked_later(
+        sk: &Sock,
+        f: impl FnOnce(&mut SockGuard<'_>) + Send + 'static,
+    ) -> Result<Arc<Atomic<u32>>> {
+        let flag = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let (done, sref): (_, ARef<Sock>) = (flag.clone(), ARef::from(sk));
+        workqueue::system().try_spawn(GFP_KERNEL, move || {
+            fsleep(Delta::from_millis(20));
+            let mut g = sref.lock();
+            f(&mut g);
+            done.store(1, Relaxed);
+            drop(g);
+            sref.data_ready();
+            drop(sref);
+            done.store(2, Relaxed);
+        })?;
+        Ok(flag)
     }
 
     #[test]
@@ -1514,30 +1542,21 @@ mod tests {
 
         // A wake-up from another context, with the socket lock released
         // while waiting.
-        let flag = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
-        let (f, sref): (_, ARef<Sock>) = (flag.clone(), ARef::from(&**sk));
-        workqueue::system().try_spawn(GFP_KERNEL, move || {
-            fsleep(Delta::from_millis(20));
-            // The lock is free while the waiter sleeps.
-            let g = sref.lock();
-            f.store(1, Relaxed);
-            drop(g);
-            sref.data_ready();
-            drop(sref);
-            f.store(2, Relaxed);
-        })?;
+        let flag = locked_later(sk, |_| {})?;
         let mut t = Timeout::from_millis(5000);
         assert_eq!(g.wait(&mut t, |_| Ok(flag.load(Relaxed) >= 1)), Ok(()));
         assert!(!t.is_zero());
         drop(g);
-        // The worker's socket reference must be gone before the protocol is
-        // unregistered.
-        let mut n = 0;
-        while flag.load(Relaxed) != 2 && n < 5000 {
-            fsleep(Delta::from_millis(1));
-            n += 1;
-        }
-        assert_eq!(flag.load(Relaxed), 2);
+        wait_for_value(&flag, 2);
+
+        // A disconnect while the waiter sleeps fails the wait with `EPIPE`,
+        // even though the condition then holds.
+        let mut g = sk.lock();
+        let flag = locked_later(sk, |g| g.count_disconnect())?;
+        let mut t = Timeout::from_millis(5000);
+        assert_eq!(g.wait(&mut t, |_| Ok(flag.load(Relaxed) >= 1)), Err(EPIPE));
+        drop(g);
+        wait_for_value(&flag, 2);
 
         // A pending signal interrupts a wait: restartable without a timeout,
         // `EINTR` with one.

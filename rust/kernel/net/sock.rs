@@ -359,9 +359,12 @@ impl SockGuard<'_> {
     /// to go on, or an error to return (e.g. a socket error).
     ///
     /// Fails with `EAGAIN` if `timeo` is zero (a non-blocking call) and
-    /// `cond` is false, `ETIMEDOUT` when `timeo` runs out while waiting, and
+    /// `cond` is false, `ETIMEDOUT` when `timeo` runs out while waiting,
     /// `ERESTARTSYS` (no timeout) or `EINTR` (with a timeout) when a signal
-    /// is pending. `timeo` is updated with the time left. Wake-ups come
+    /// is pending, and `EPIPE` when the socket was disconnected while the
+    /// lock was released ([`SockGuard::count_disconnect`], as
+    /// `sk_wait_event()` checks `sk->sk_disconnects`): the state `cond` saw
+    /// is gone. `timeo` is updated with the time left. Wake-ups come
     /// from the socket's wait queue (`sk_data_ready` and friends). A socket
     /// not attached to a file yet (an unaccepted child) has no wait queue:
     /// there a false `cond` fails with `EINVAL` at once.
@@ -415,17 +418,35 @@ impl SockGuard<'_> {
                     EINTR
                 });
             }
-            // SAFETY: We own the socket lock (type invariant) and take it
-            // back before `cond` runs again; `e` is on the socket's queue.
-            unsafe {
+            // SAFETY: We own the socket lock (type invariant), under which
+            // `sk_disconnects` changes, and take it back before `cond` runs
+            // again; `e` is on the socket's queue.
+            let disconnected = unsafe {
+                let disconnects = (*sk).sk_disconnects;
                 bindings::release_sock(sk);
                 timeo.0 = bindings::wait_woken(e, TASK_INTERRUPTIBLE as u32, timeo.0);
                 bindings::lock_sock(sk);
+                (*sk).sk_disconnects != disconnects
+            };
+            if disconnected {
+                break Err(EPIPE);
             }
         };
         // SAFETY: Added above; `head` is still the socket's wait queue.
         unsafe { bindings::remove_wait_queue(head, e) };
         res
+    }
+}
+
+impl SockGuard<'_> {
+    /// Counts a disconnect of the socket (`sk->sk_disconnects++`), as
+    /// `tcp_disconnect()` and `__inet_stream_connect()` do: a
+    /// [`SockGuard::wait`] in progress on the socket (asleep with the lock
+    /// released) fails with `EPIPE` when it takes the lock back.
+    pub fn count_disconnect(&mut self) {
+        // SAFETY: We own the socket lock (type invariant), which serialises
+        // writers of `sk_disconnects`.
+        unsafe { (*self.sk.as_raw()).sk_disconnects += 1 };
     }
 }
 

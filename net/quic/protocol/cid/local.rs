@@ -336,6 +336,14 @@ impl LocalCids {
         self.live().find(|i| i.id == *id).map(|i| i.seq)
     }
 
+    /// The live ID with sequence number `seq` and its reset token, e.g.
+    /// sequence number 1 for the preferred_address transport parameter.
+    pub fn get(&self, seq: u64) -> Option<(ConnectionId, ResetToken)> {
+        self.live()
+            .find(|i| i.seq == seq)
+            .map(|i| (i.id, i.reset_token))
+    }
+
     /// Whether a packet with Destination Connection ID `id` belongs here.
     pub fn contains(&self, id: &ConnectionId) -> bool {
         self.issued.iter().any(|i| i.id == *id)
@@ -546,6 +554,8 @@ mod tests {
         );
         // Already sent in the transport parameters.
         assert_eq!(set.pending_new_connection_id(), None);
+        assert_eq!(set.get(1), Some((cid(2), ResetToken::new([2; 16]))));
+        assert_eq!(set.get(2), None);
         assert_eq!(
             set.issue_preferred_address(&mut gen),
             Err(RequestError::InvalidSequence)

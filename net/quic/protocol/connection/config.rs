@@ -13,6 +13,7 @@ use crate::protocol::recovery::INITIAL_RTT;
 use crate::protocol::stream::set::{StreamConfig, StreamLimits};
 use crate::protocol::transport_params::{Side, TransportParameters};
 use crate::protocol::varint::VarInt;
+use core::net::{SocketAddrV4, SocketAddrV6};
 use core::time::Duration;
 
 /// The QUIC versions an endpoint speaks, most preferred first.
@@ -136,6 +137,16 @@ pub struct Config {
     /// Take part in the latency spin bit (RFC 9000 §17.4). Even when on,
     /// one path in 16, chosen at random, does not; off, the bit is random.
     pub spin_bit: bool,
+    /// A server's preferred IPv4 address (RFC 9000 §9.6), advertised with
+    /// a connection ID of its own in the preferred_address transport
+    /// parameter. The endpoint must route packets sent there by
+    /// connection ID, like those to the handshake address.
+    pub preferred_address_v4: Option<SocketAddrV4>,
+    /// A server's preferred IPv6 address; see `preferred_address_v4`.
+    pub preferred_address_v6: Option<SocketAddrV6>,
+    /// A client moves to the server's preferred address of its own
+    /// address family once the handshake is confirmed (RFC 9000 §9.6.1).
+    pub migrate_to_preferred_address: bool,
 }
 
 impl Config {
@@ -175,6 +186,9 @@ impl Config {
             max_gso_segments: 1,
             ack_eliciting_threshold: 2,
             spin_bit: true,
+            preferred_address_v4: None,
+            preferred_address_v6: None,
+            migrate_to_preferred_address: true,
         }
     }
 
@@ -185,6 +199,23 @@ impl Config {
             return Err(bad("connection ID length above 20"));
         }
         self.transport.validate(side)?;
+        let v4 = self.preferred_address_v4.map(core::net::SocketAddr::V4);
+        let v6 = self.preferred_address_v6.map(core::net::SocketAddr::V6);
+        for addr in v4.iter().chain(v6.iter()) {
+            if side == Side::Client {
+                return Err(bad("a client has no preferred address"));
+            }
+            //= https://www.rfc-editor.org/rfc/rfc9000#section-18.2
+            //# A server that chooses a zero-length connection ID MUST NOT provide a
+            //# preferred address.
+            if self.cid_len == 0 {
+                return Err(bad("preferred address with zero-length connection IDs"));
+            }
+            // An unspecified address and port encode "not offered".
+            if !crate::protocol::path::is_specified(addr) {
+                return Err(bad("unspecified preferred address"));
+            }
+        }
         Ok(())
     }
 
@@ -271,5 +302,20 @@ mod tests {
         let mut bad = c;
         bad.cid_len = 21;
         assert!(bad.validate(Side::Server).is_err());
+        assert!(c.migrate_to_preferred_address);
+    }
+
+    #[test]
+    fn preferred_address_is_a_server_setting_with_connection_ids() {
+        let mut c = Config::new();
+        c.preferred_address_v4 = Some(SocketAddrV4::new([198, 51, 100, 2].into(), 443));
+        assert_eq!(c.validate(Side::Server), Ok(()));
+        assert!(c.validate(Side::Client).is_err());
+        let mut zero = c;
+        zero.cid_len = 0;
+        assert!(zero.validate(Side::Server).is_err());
+        let mut unspecified = Config::new();
+        unspecified.preferred_address_v6 = Some(SocketAddrV6::new([0u16; 8].into(), 443, 0, 0));
+        assert!(unspecified.validate(Side::Server).is_err());
     }
 }

@@ -11,6 +11,7 @@
 use crate::protocol::alloc::{Vec, GFP};
 use crate::protocol::connection::state::ConnectionError;
 use crate::protocol::crypto::Level;
+use crate::protocol::path::event::MigrationKind;
 use crate::protocol::stream::{Dir, StreamId, StreamUpdate};
 
 /// Something the connection reports.
@@ -57,11 +58,12 @@ pub enum Event {
         /// The sequence number of the new destination connection ID.
         sequence: u64,
     },
-    /// The active path changed (`QUIC_EVENT_CONNECTION_MIGRATION`); `local`
-    /// is true when this endpoint moved.
+    /// The active path changed (`QUIC_EVENT_CONNECTION_MIGRATION`, whose
+    /// `local_migration` is [`MigrationKind::is_local`]).
     Migrated {
-        /// Whether this endpoint initiated the migration.
-        local: bool,
+        /// Why: this endpoint moved (to a new local address or to the
+        /// server's preferred address), or the peer did.
+        kind: MigrationKind,
     },
     /// The 1-RTT keys changed phase (`QUIC_EVENT_KEY_UPDATE`).
     KeyUpdate {

@@ -51,7 +51,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         p.original_destination_connection_id = None;
         p.retry_source_connection_id = None;
         p.stateless_reset_token = None;
-        p.preferred_address = None;
+        p.preferred_address = self.preferred_address_param();
         let mut available = [0u32; 2];
         let offered = self.offered_versions();
         let versions: &[Version] = match self.side {

@@ -20,6 +20,7 @@
 //! A packet is sealed once the next one starts (or the datagram ends), so
 //! the last packet of a datagram can still take the padding.
 
+use crate::protocol::ack::EcnCodepoint;
 use crate::protocol::cid::{ConnectionId, Generator};
 use crate::protocol::codec::Writer;
 use crate::protocol::connection::builder::PacketBuilder;
@@ -60,24 +61,29 @@ impl<P: Provider, G: Generator> Connection<P, G> {
     }
 
     fn transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        // One codepoint for the IP header of everything returned, and for
+        // the record of every packet in it (RFC 9000 §13.4.2 counts marks
+        // per packet): ECN validation may stop marking after any packet.
+        let ecn = self.recovery.ecn_marking();
         match self.state {
             State::Closed | State::Draining { .. } => return None,
             State::Closing { .. } => {
-                let len = self.build_datagram(now, buf, Purpose::Close)?;
+                let len = self.build_datagram(now, buf, Purpose::Close, ecn)?;
                 self.close_levels_done();
-                return Some(self.finish_transmit(len, None, self.paths.active().id()));
+                let id = self.paths.active().id();
+                return Some(self.finish_transmit(len, None, id, ecn));
             }
             State::Handshake | State::Established => {}
         }
         if self.keys.can_send(Level::OneRtt) {
             if let Some(id) = self.path_needing_probe(now) {
-                let len = self.build_datagram(now, buf, Purpose::PathProbe(id))?;
-                return Some(self.finish_transmit(len, None, id));
+                let len = self.build_datagram(now, buf, Purpose::PathProbe(id), ecn)?;
+                return Some(self.finish_transmit(len, None, id, ecn));
             }
             if let Some(size) = self.pmtu_probe_size(now) {
-                if let Some(len) = self.build_datagram(now, buf, Purpose::Pmtu(size)) {
+                if let Some(len) = self.build_datagram(now, buf, Purpose::Pmtu(size), ecn) {
                     let id = self.paths.active().id();
-                    return Some(self.finish_transmit(len, None, id));
+                    return Some(self.finish_transmit(len, None, id, ecn));
                 }
             }
         }
@@ -90,10 +96,10 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             let Some(rest) = buf.get_mut(total..) else {
                 break;
             };
-            if total > 0 && rest.len() < mtu {
+            if total > 0 && (rest.len() < mtu || self.recovery.ecn_marking() != ecn) {
                 break;
             }
-            let Some(len) = self.build_datagram(now, rest, Purpose::Normal) else {
+            let Some(len) = self.build_datagram(now, rest, Purpose::Normal, ecn) else {
                 break;
             };
             total += len;
@@ -111,7 +117,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             return None;
         }
         let segment_size = segment.filter(|s| *s < total);
-        Some(self.finish_transmit(total, segment_size, active))
+        Some(self.finish_transmit(total, segment_size, active, ecn))
     }
 
     fn finish_transmit(
@@ -119,13 +125,14 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         len: usize,
         segment_size: Option<usize>,
         path: PathId,
+        ecn: EcnCodepoint,
     ) -> Transmit {
         let p = self.paths.get(path).unwrap_or(self.paths.active());
         Transmit {
             len,
             remote: p.remote(),
             local: p.local(),
-            ecn: self.recovery.ecn_marking(),
+            ecn,
             segment_size,
         }
     }
@@ -148,7 +155,13 @@ impl<P: Provider, G: Generator> Connection<P, G> {
     }
 
     /// Builds one datagram at the start of `buf`; returns its length.
-    fn build_datagram(&mut self, now: Instant, buf: &mut [u8], purpose: Purpose) -> Option<usize> {
+    fn build_datagram(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        purpose: Purpose,
+        ecn: EcnCodepoint,
+    ) -> Option<usize> {
         let path_id = match purpose {
             Purpose::PathProbe(id) => id,
             _ => self.paths.active().id(),
@@ -179,7 +192,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             if let Some(p) = pending.take() {
                 end = self.seal_packet(buf, p, now, path_id).ok()?;
             }
-            let Some(mut b) = self.start_packet(buf, start, kind, path_id) else {
+            let Some(mut b) = self.start_packet(buf, start, kind, path_id, ecn) else {
                 continue;
             };
             self.fill(buf, &mut b, now, purpose, path_id);
@@ -300,6 +313,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         start: usize,
         kind: PacketKind,
         path: PathId,
+        ecn: EcnCodepoint,
     ) -> Option<PacketBuilder> {
         let space = match kind {
             PacketKind::Initial => PacketNumberSpace::Initial,
@@ -371,7 +385,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             pool_first: self.pool.next_index(),
             frames: 0,
             pmtu_probe: false,
-            ecn: self.recovery.ecn_marking(),
+            ecn,
         })
     }
 

@@ -8,7 +8,11 @@
 //!   fixed secrets at the right moments and reports completion, so that a
 //!   full handshake runs over [`NullProvider`] without any cryptography;
 //! - [`Pair`]: a client and a server connected by an in-memory link with a
-//!   virtual clock, a fixed one-way delay and optional loss.
+//!   virtual clock, a fixed one-way delay and optional loss. Each datagram
+//!   (GSO batches are split) keeps its addresses, so the server may be
+//!   reached at a second address ([`SERVER_PREFERRED_ADDR`]) and an
+//!   address may be made unreachable, and its ECN codepoint, which the
+//!   link may clear or mark CE ([`EcnPath`]).
 //!
 //! Everything large lives on the heap: KUnit tests run on a 16 KiB stack.
 //! Connections are always boxed ([`BoxedConn`]), never held by value.
@@ -17,7 +21,7 @@ use crate::protocol::ack::EcnCodepoint;
 use crate::protocol::alloc::{Box, Vec, GFP};
 use crate::protocol::cid::reset::ResetToken;
 use crate::protocol::cid::{ConnectionId, Generator};
-use crate::protocol::connection::{Config, Connection, Direction, Event, Incoming};
+use crate::protocol::connection::{Config, Connection, Direction, Event, Incoming, Transmit};
 use crate::protocol::crypto::null::NullProvider;
 use crate::protocol::crypto::{CipherSuite, Level};
 use crate::protocol::packet::version::Version;
@@ -43,6 +47,9 @@ pub const CLIENT_ADDR: SocketAddr =
 /// The server's address.
 pub const SERVER_ADDR: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 443));
+/// The server's second address, for its preferred_address.
+pub const SERVER_PREFERRED_ADDR: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 2), 443));
 
 /// Connection IDs `[tag, n, n, ...]`; reset tokens repeat the last byte.
 #[derive(Clone, Copy, Debug)]
@@ -313,8 +320,35 @@ impl FakeTls {
 #[derive(Debug)]
 struct InFlight {
     to_server: bool,
+    from: SocketAddr,
+    to: SocketAddr,
+    ecn: EcnCodepoint,
     at: Instant,
     bytes: Vec<u8>,
+}
+
+/// What the link does to the ECN codepoint of the IP header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EcnPath {
+    /// Delivers it as sent.
+    #[default]
+    Keep,
+    /// Clears it (RFC 9000 §13.4.2: a path that bleaches marks).
+    Bleach,
+    /// Marks ECT packets Congestion Experienced, as a congested router.
+    Ce,
+}
+
+impl EcnPath {
+    /// The codepoint delivered for one sent with `ecn`.
+    pub fn apply(self, ecn: EcnCodepoint) -> EcnCodepoint {
+        match (self, ecn) {
+            (Self::Keep, e) => e,
+            (Self::Bleach, _) => EcnCodepoint::NotEct,
+            (Self::Ce, EcnCodepoint::Ect0 | EcnCodepoint::Ect1) => EcnCodepoint::Ce,
+            (Self::Ce, e) => e,
+        }
+    }
 }
 
 /// A client and a server over an in-memory link.
@@ -333,6 +367,15 @@ pub struct Pair {
     pub blackhole: [bool; 2],
     /// Bytes sent by `[client, server]`.
     pub bytes_sent: [u64; 2],
+    /// Drop everything sent to or from this address.
+    pub unreachable: Option<SocketAddr>,
+    /// What the link does to ECN codepoints.
+    pub ecn_path: EcnPath,
+    /// Datagrams delivered with each codepoint: Not-ECT, ECT(1), ECT(0), CE.
+    pub ecn_delivered: [u64; 4],
+    /// Datagrams sent from or to [`SERVER_ADDR`] and
+    /// [`SERVER_PREFERRED_ADDR`].
+    via: [u64; 2],
     sent: u32,
     link: Vec<InFlight>,
     buf: Vec<u8>,
@@ -351,7 +394,8 @@ impl Pair {
     /// test holds that is not small.
     pub fn new(client_config: Config, server_config: Config) -> TestResult<Box<Self>> {
         let mut buf = Vec::new();
-        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
+        // Room for GSO batches of up to 16 datagrams.
+        buf.extend_with(16 * 1500, 0u8, GFP).map_err(|_| "alloc")?;
         let mut conns = Vec::with_capacity(2, GFP).map_err(|_| "alloc")?;
         conns
             .push(client_with(client_config)?, GFP)
@@ -365,6 +409,10 @@ impl Pair {
             rng: 0x9e37_79b9_7f4a_7c15,
             blackhole: [false; 2],
             bytes_sent: [0; 2],
+            unreachable: None,
+            ecn_path: EcnPath::Keep,
+            ecn_delivered: [0; 4],
+            via: [0; 2],
             sent: 0,
             link: Vec::new(),
             buf,
@@ -381,7 +429,7 @@ impl Pair {
         let incoming = incoming_from(first)?;
         let server = accept(&incoming, server_config)?;
         pair.conns.push(server, GFP).map_err(|_| "alloc")?;
-        pair.queue(false, t.len)?;
+        pair.queue(false, &t, 0, t.len)?;
         Ok(boxed)
     }
 
@@ -398,26 +446,47 @@ impl Pair {
         &self.tls[i & 1]
     }
 
-    /// Puts `buf[..len]`, sent by the client (`from_server` false) or
-    /// the server, on the link.
-    fn queue(&mut self, from_server: bool, len: usize) -> TestResult {
+    /// How many datagrams were sent from or to `addr`, one of the
+    /// server's addresses.
+    pub fn datagrams_via(&self, addr: SocketAddr) -> u64 {
+        match addr {
+            SERVER_ADDR => self.via[0],
+            SERVER_PREFERRED_ADDR => self.via[1],
+            _ => 0,
+        }
+    }
+
+    /// Puts the datagram `buf[start..start + len]` of `t`, sent by the
+    /// client (`from_server` false) or the server, on the link.
+    fn queue(&mut self, from_server: bool, t: &Transmit, start: usize, len: usize) -> TestResult {
         self.sent += 1;
         self.bytes_sent[usize::from(from_server)] += len as u64;
         let to = usize::from(!from_server);
+        for (i, addr) in [SERVER_ADDR, SERVER_PREFERRED_ADDR].iter().enumerate() {
+            if t.local == *addr || t.remote == *addr {
+                self.via[i] += 1;
+            }
+        }
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        if self.rng % 100 < self.loss_percent || self.blackhole[to] {
+        let unreachable = self
+            .unreachable
+            .is_some_and(|a| a == t.local || a == t.remote);
+        if self.rng % 100 < self.loss_percent || self.blackhole[to] || unreachable {
             return Ok(());
         }
         let mut bytes = Vec::new();
         bytes
-            .extend_from_slice(self.buf.get(..len).ok_or("len")?, GFP)
+            .extend_from_slice(self.buf.get(start..start + len).ok_or("len")?, GFP)
             .map_err(|_| "alloc")?;
         self.link
             .push(
                 InFlight {
                     to_server: !from_server,
+                    from: t.local,
+                    to: t.remote,
+                    ecn: self.ecn_path.apply(t.ecn),
                     at: self.now + self.delay,
                     bytes,
                 },
@@ -435,7 +504,14 @@ impl Pair {
                 let Some(t) = conn.poll_transmit(now, self.buf.as_mut_slice()) else {
                     break;
                 };
-                self.queue(side == SERVER, t.len)?;
+                // A GSO batch: one datagram per segment.
+                let seg = t.segment_size.unwrap_or(t.len).max(1);
+                let mut start = 0;
+                while start < t.len {
+                    let len = seg.min(t.len - start);
+                    self.queue(side == SERVER, &t, start, len)?;
+                    start += len;
+                }
             }
         }
         Ok(())
@@ -447,20 +523,13 @@ impl Pair {
         while i < self.link.len() {
             if self.link.get(i).is_some_and(|d| d.at <= self.now) {
                 let mut d = self.link.remove(i).map_err(|_| "link")?;
-                let (to, local, remote) = if d.to_server {
-                    (SERVER, SERVER_ADDR, CLIENT_ADDR)
-                } else {
-                    (CLIENT, CLIENT_ADDR, SERVER_ADDR)
-                };
+                let to = if d.to_server { SERVER } else { CLIENT };
+                if let Some(n) = self.ecn_delivered.get_mut(usize::from(d.ecn as u8 & 3)) {
+                    *n += 1;
+                }
                 let now = self.now;
                 let conn = self.conns.get_mut(to).ok_or("side")?;
-                conn.handle_datagram(
-                    now,
-                    local,
-                    remote,
-                    EcnCodepoint::NotEct,
-                    d.bytes.as_mut_slice(),
-                );
+                conn.handle_datagram(now, d.to, d.from, d.ecn, d.bytes.as_mut_slice());
             } else {
                 i += 1;
             }

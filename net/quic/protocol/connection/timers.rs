@@ -15,7 +15,7 @@ use crate::protocol::connection::state::{CloseCause, ConnectionError};
 use crate::protocol::connection::{Connection, State, Timer};
 use crate::protocol::crypto::{Level, Provider};
 use crate::protocol::error::TransportErrorCode;
-use crate::protocol::path::event::{MigrationKind, PathEvent};
+use crate::protocol::path::event::PathEvent;
 use crate::protocol::recovery::{PacketNumberSpace, TimerOutcome};
 use crate::protocol::time::Instant;
 use core::time::Duration;
@@ -238,9 +238,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
                                 .push(Event::ConnectionIdChanged { sequence: seq });
                         }
                     }
-                    let local =
-                        matches!(kind, MigrationKind::Local | MigrationKind::PreferredAddress);
-                    self.events.push(Event::Migrated { local });
+                    self.events.push(Event::Migrated { kind });
                     let mds = self.paths.active().max_datagram_size();
                     self.recovery
                         .set_max_datagram_size(u16::try_from(mds).unwrap_or(u16::MAX));

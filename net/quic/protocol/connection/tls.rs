@@ -229,6 +229,7 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         self.recovery.on_handshake_confirmed(now);
         self.paths.on_handshake_confirmed(now);
         self.events.push(Event::HandshakeConfirmed);
+        self.start_preferred_address_migration(now);
     }
 
     /// Drops the keys, CRYPTO stream and packets of `level` (Initial or

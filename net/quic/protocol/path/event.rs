@@ -25,6 +25,13 @@ pub enum MigrationKind {
     Revert,
 }
 
+impl MigrationKind {
+    /// Whether this endpoint moved, rather than following its peer.
+    pub const fn is_local(self) -> bool {
+        matches!(self, Self::Local | Self::PreferredAddress)
+    }
+}
+
 /// A change to the connection's paths, drained with
 /// [`Paths::poll_event`](super::migration::Paths::poll_event).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

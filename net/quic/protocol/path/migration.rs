@@ -51,6 +51,9 @@ pub struct Paths {
     /// A server's local address left for its preferred address: newer
     /// packets arriving there are dropped (§9.6.2).
     left_local: Option<SocketAddr>,
+    /// A client's server address left for the server's preferred address:
+    /// packets from there are still processed, nothing is sent there.
+    left_remote: Option<SocketAddr>,
     /// The largest packet number received in the application data space.
     largest_pn: Option<u64>,
     events: Events,
@@ -98,6 +101,7 @@ impl Paths {
             handshake_remote: remote,
             peer_disables_migration: false,
             left_local: None,
+            left_remote: None,
             largest_pn: None,
             events: Events::new(),
         };
@@ -257,10 +261,22 @@ impl Paths {
             p.amplification.on_received(len);
             return Some(p.id);
         }
-        //= https://www.rfc-editor.org/rfc/rfc9000#section-9
-        //# If a client receives packets from an unknown server address, the
-        //# client MUST discard these packets.
-        if self.role == Side::Client || !authenticated || !self.handshake_confirmed {
+        if self.role == Side::Client {
+            // The server's original address, left for its preferred one, is
+            // not unknown: packets still in flight from there, or from a
+            // server that keeps answering from it (quinn-proto 0.11 fixes a
+            // connection's local address when it accepts it), are processed
+            // as the active path's. Nothing is sent there any more.
+            if self.left_remote == Some(remote) && self.active.local == local {
+                self.active.amplification.on_received(len);
+                return Some(self.active.id);
+            }
+            //= https://www.rfc-editor.org/rfc/rfc9000#section-9
+            //# If a client receives packets from an unknown server address, the
+            //# client MUST discard these packets.
+            return None;
+        }
+        if !authenticated || !self.handshake_confirmed {
             return None;
         }
         //= https://www.rfc-editor.org/rfc/rfc9000#section-9.6.2
@@ -346,6 +362,9 @@ impl Paths {
         } else {
             if self.role == Side::Server && old.local != self.active.local {
                 self.left_local = Some(old.local);
+            }
+            if kind == MigrationKind::PreferredAddress {
+                self.left_remote = Some(old.remote);
             }
             self.abandon(old, kind == MigrationKind::Revert);
         }

@@ -202,6 +202,123 @@ impl Controller for AnyController {
     }
 }
 
+/// The state every controller keeps the same way (RFC 9002 §7): the
+/// congestion window, the slow start threshold, the recovery period and the
+/// maximum datagram size. A controller adds only how the window grows in
+/// congestion avoidance and how much a congestion event takes off it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    max_datagram_size: u16,
+    cwnd: u64,
+    ssthresh: u64,
+    recovery: RecoveryPeriod,
+}
+
+impl Window {
+    /// The initial window, in slow start, for datagrams of
+    /// `max_datagram_size` (raised to the QUIC minimum).
+    pub fn new(max_datagram_size: u16) -> Self {
+        let mds = max_datagram_size.max(MIN_DATAGRAM_SIZE);
+        Self {
+            max_datagram_size: mds,
+            cwnd: initial_window(mds),
+            ssthresh: u64::MAX,
+            recovery: RecoveryPeriod::default(),
+        }
+    }
+
+    /// The congestion window, in bytes.
+    pub const fn cwnd(&self) -> u64 {
+        self.cwnd
+    }
+
+    /// The slow start threshold, in bytes.
+    pub const fn ssthresh(&self) -> u64 {
+        self.ssthresh
+    }
+
+    /// The maximum datagram size, in bytes.
+    pub const fn mds(&self) -> u64 {
+        self.max_datagram_size as u64
+    }
+
+    /// The minimum window: two datagrams.
+    pub const fn minimum(&self) -> u64 {
+        minimum_window(self.max_datagram_size)
+    }
+
+    /// Whether a packet sent at `time_sent` belongs to the recovery period.
+    pub fn in_recovery(&self, time_sent: Instant) -> bool {
+        self.recovery.covers(time_sent)
+    }
+
+    /// Grows the window by `bytes` in congestion avoidance.
+    pub fn grow(&mut self, bytes: u64) {
+        self.cwnd = self.cwnd.saturating_add(bytes);
+    }
+
+    /// Raises the window to at least `cwnd`.
+    pub fn raise_to(&mut self, cwnd: u64) {
+        self.cwnd = self.cwnd.max(cwnd);
+    }
+
+    /// An in-flight packet of `bytes` sent at `time_sent` was
+    /// acknowledged. Grows the window in slow start; returns whether the
+    /// window is in congestion avoidance, where the controller grows it.
+    pub fn on_ack(&mut self, time_sent: Instant, bytes: u64, app_limited: bool) -> bool {
+        //= https://www.rfc-editor.org/rfc/rfc9002#section-7.8
+        //# When this occurs, the congestion window SHOULD NOT be increased in
+        //# either slow start or congestion avoidance.
+        if app_limited || self.recovery.covers(time_sent) {
+            return false;
+        }
+        if self.cwnd < self.ssthresh {
+            self.cwnd = self.cwnd.saturating_add(bytes);
+            return false;
+        }
+        true
+    }
+
+    /// A congestion event for packets up to one sent at `time_sent`. Unless
+    /// the recovery period covers it, a new period starts at `now` with the
+    /// threshold `ssthresh(cwnd)` and the window reduced to it (at least
+    /// the minimum window). Persistent congestion then collapses the window
+    /// to the minimum and ends the period. Returns whether the window was
+    /// reduced, for the controller to restart its growth state.
+    pub fn on_congestion_event(
+        &mut self,
+        now: Instant,
+        time_sent: Instant,
+        persistent_congestion: bool,
+        ssthresh: impl FnOnce(u64) -> u64,
+    ) -> bool {
+        let new_period = !self.recovery.covers(time_sent);
+        if new_period {
+            //= https://www.rfc-editor.org/rfc/rfc9002#section-7.3.2
+            //# On entering a recovery period, a sender MUST set the slow start
+            //# threshold to half the value of the congestion window when loss is
+            //# detected.
+            self.recovery.enter(now);
+            self.ssthresh = ssthresh(self.cwnd);
+            self.cwnd = self.ssthresh.max(self.minimum());
+        }
+        if persistent_congestion {
+            //= https://www.rfc-editor.org/rfc/rfc9002#section-7.6.2
+            //# When persistent congestion is declared, the sender's congestion
+            //# window MUST be reduced to the minimum congestion window
+            self.cwnd = self.minimum();
+            self.recovery.reset();
+        }
+        new_period || persistent_congestion
+    }
+
+    /// The path's maximum datagram size changed.
+    pub fn set_max_datagram_size(&mut self, max_datagram_size: u16) {
+        self.max_datagram_size = max_datagram_size.max(MIN_DATAGRAM_SIZE);
+        self.cwnd = self.cwnd.max(self.minimum());
+    }
+}
+
 /// The recovery period shared by the controllers (RFC 9002 §7.3.2): it
 /// starts at a congestion event and covers the packets sent until then.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -254,6 +371,39 @@ mod tests {
             assert_eq!(c.window(), 12_000);
             assert_eq!(c.ssthresh(), u64::MAX);
         }
+    }
+
+    #[test]
+    fn window_slow_start_recovery_and_collapse() {
+        let at = Instant::from_nanos;
+        let mut w = Window::new(1000);
+        // Raised to the QUIC minimum datagram size.
+        assert_eq!((w.mds(), w.cwnd(), w.minimum()), (1200, 12_000, 2_400));
+        assert!(!w.on_ack(at(1), 1200, false));
+        assert_eq!(w.cwnd(), 13_200);
+        assert!(!w.on_ack(at(2), 1200, true));
+        assert_eq!(w.cwnd(), 13_200);
+        // A congestion event: the threshold the controller computes, once.
+        assert!(w.on_congestion_event(at(10), at(5), false, |c| c / 2));
+        assert_eq!((w.ssthresh(), w.cwnd()), (6_600, 6_600));
+        assert!(w.in_recovery(at(10)));
+        assert!(!w.on_congestion_event(at(11), at(9), false, |_| 0));
+        assert_eq!(w.cwnd(), 6_600);
+        // Acknowledgments from the recovery period do not grow it; later
+        // ones are congestion avoidance, for the controller.
+        assert!(!w.on_ack(at(9), 1200, false));
+        assert!(w.on_ack(at(11), 1200, false));
+        w.grow(100);
+        w.raise_to(6_000);
+        assert_eq!(w.cwnd(), 6_700);
+        // Never below the minimum window; persistent congestion collapses.
+        assert!(w.on_congestion_event(at(20), at(15), false, |_| 0));
+        assert_eq!((w.ssthresh(), w.cwnd()), (0, 2_400));
+        assert!(w.on_congestion_event(at(30), at(12), true, |_| 0));
+        assert_eq!(w.cwnd(), 2_400);
+        assert!(!w.in_recovery(at(12)));
+        w.set_max_datagram_size(1500);
+        assert_eq!(w.cwnd(), 3_000);
     }
 
     #[test]

@@ -1,86 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Our side: a client, or a server behind the core's endpoint router, each
-//! with one connection driven by rustls (`quic_test_support::endpoint`).
-//!
-//! The server does what the kernel's receive path does with a datagram:
-//! [`Router::classify`] decides, and the answer is acted on — a new
-//! connection is created from the decision (after a Retry round trip when
-//! the listener validates addresses), held datagrams of a ClientHello
-//! spanning several are replayed, stateless answers are written with the
-//! endpoint's builders, and the connection's route changes keep the
-//! routing table current. Once the handshake is confirmed, the server can
-//! hand the client a NEW_TOKEN token sealed with the same key as its Retry
-//! tokens, bound to the client's IP address.
+//! Our side: a client with one connection driven by rustls
+//! (`quic_test_support::endpoint`), or a server endpoint
+//! (`quic_test_support::server`): the core's router in front of the
+//! connections, driven as the kernel's socket glue drives it. The server
+//! hands its clients a NEW_TOKEN token once the handshake is confirmed if
+//! [`Setup::new_tokens`] is set; our client presents [`Setup::token`].
 
 use crate::peer::{Closed, Outgoing, Peer, Stack, WriteError, EXPORTER_LABEL};
 use crate::setup::{Setup, SERVER_ADDR};
-use quic_host_crypto::{Aead, RustCrypto};
 use quic_protocol::protocol::ack::EcnCodepoint;
-use quic_protocol::protocol::cid::local::RouteChange;
-use quic_protocol::protocol::cid::{ConnectionId, Generator};
-use quic_protocol::protocol::connection::{CloseCause, Config, Event, Incoming};
-use quic_protocol::protocol::crypto::{CipherSuite, Iv, Provider};
-use quic_protocol::protocol::endpoint::alpn::AlpnList;
-use quic_protocol::protocol::endpoint::demux::{Decision, NewConnection, Router, RouterConfig};
-use quic_protocol::protocol::endpoint::listener::Listener;
-use quic_protocol::protocol::endpoint::pending::PendingId;
-use quic_protocol::protocol::endpoint::response::{
-    write_refusal, write_retry, write_version_negotiation,
-};
-use quic_protocol::protocol::endpoint::routes::RouteKey;
-use quic_protocol::protocol::endpoint::token::{self, Binding, MAX_TOKEN_LEN};
+use quic_protocol::protocol::connection::{CloseCause, Event};
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::stream::{Dir, StreamError, StreamId, StreamState};
 use quic_protocol::protocol::time::Instant;
 use quic_test_support::cid::Gen;
-use quic_test_support::endpoint::Endpoint;
-use quic_test_support::tls::{TlsConfigs, ALPN};
-use std::collections::VecDeque;
-use std::sync::Arc;
+use quic_test_support::endpoint::{Conn, Endpoint};
+use quic_test_support::server::Server;
+use quic_test_support::tls::TlsConfigs;
 
-/// The router's handle of the one connection.
-const CONN: u32 = 0;
-/// The listener's id.
-const LISTENER: u8 = 1;
-
-/// The server half: the endpoint router and what it needs.
-struct Server {
-    router: Router<u32, u8>,
-    token_key: Aead,
-    gen: Gen,
-    nonce: u64,
-    config: Config,
-    /// Datagrams of ClientHellos spanning several, held by the router's
-    /// pending id.
-    held: Vec<(PendingId, SocketAddr, Vec<u8>)>,
-    /// The router was told the connection finished its handshake.
-    finished: bool,
-    /// Send a NEW_TOKEN once the handshake is confirmed.
-    new_tokens: bool,
-    /// The NEW_TOKEN was handed to the connection.
-    token_sent: bool,
-}
-
-/// Our client, or our server behind the endpoint router.
+/// Our client, or our server endpoint.
 pub struct OurPeer {
-    /// The connection once it exists (a server creates it on the first
-    /// Initial the router admits).
-    pub ep: Option<Endpoint>,
+    /// The client's connection.
+    client: Option<Endpoint>,
     server: Option<Server>,
-    tls: Arc<TlsConfigs>,
     local: SocketAddr,
-    /// Stateless answers waiting to be sent.
-    out: VecDeque<Outgoing>,
     buf: Vec<u8>,
-    connections: usize,
-    retries: usize,
 }
 
 impl OurPeer {
     /// A client at `local` that has written its ClientHello to the server.
-    pub fn client(setup: &Setup, tls: Arc<TlsConfigs>, local: SocketAddr, now: Instant) -> Self {
-        let ep = Endpoint::connect(
+    pub fn client(setup: &Setup, tls: &TlsConfigs, local: SocketAddr, now: Instant) -> Self {
+        let mut ep = Endpoint::connect(
             setup.ours(false),
             Gen::new(setup.seed.wrapping_mul(31)),
             now,
@@ -90,78 +41,72 @@ impl OurPeer {
             setup.remembered.as_ref(),
         )
         .expect("connect");
-        let mut ep = ep;
         if let Some(token) = &setup.token {
             ep.conn.set_token(token).expect("token");
         }
         Self {
-            ep: Some(ep),
+            client: Some(ep),
             server: None,
-            tls,
             local,
-            out: VecDeque::new(),
             buf: vec![0u8; 64 * 1024],
-            connections: 1,
-            retries: 0,
         }
     }
 
-    /// A server listening on [`SERVER_ADDR`] for the test ALPN.
-    pub fn server(setup: &Setup, tls: Arc<TlsConfigs>) -> Self {
-        let config = setup.ours(true);
-        let mut router = Router::new(RouterConfig::new(config.cid_len), [setup.seed, 0x5eed]);
-        let alpn = AlpnList::from_socket_option(ALPN).expect("ALPN");
-        router
-            .listeners
-            .add(Listener::new(LISTENER, alpn, setup.retry, 16))
-            .expect("listener");
-        let token_key = RustCrypto
-            .packet_key(
-                CipherSuite::Aes128GcmSha256,
-                &[0x3c; 16],
-                Iv::new([0x11; 12]),
-            )
-            .expect("token key");
+    /// A server endpoint listening on [`SERVER_ADDR`] for the test ALPN.
+    pub fn server(setup: &Setup, tls: &TlsConfigs) -> Self {
+        let mut server = Server::new(
+            SERVER_ADDR,
+            setup.ours(true),
+            setup.retry,
+            tls.server.clone(),
+            setup.seed,
+        );
+        server.set_new_tokens(setup.new_tokens);
         Self {
-            ep: None,
-            server: Some(Server {
-                router,
-                token_key,
-                gen: Gen::new(setup.seed.wrapping_mul(17) ^ 0xabcd),
-                nonce: 0,
-                config,
-                held: Vec::new(),
-                finished: false,
-                new_tokens: setup.new_tokens,
-                token_sent: false,
-            }),
-            tls,
+            client: None,
+            server: Some(server),
             local: SERVER_ADDR,
-            out: VecDeque::new(),
             buf: vec![0u8; 64 * 1024],
-            connections: 0,
-            retries: 0,
+        }
+    }
+
+    /// The connection: the client's, or the server's newest (live or
+    /// freed after draining).
+    fn ep(&self) -> Option<&Endpoint> {
+        match &self.server {
+            Some(s) => s.connection(s.newest()?),
+            None => self.client.as_ref(),
+        }
+    }
+
+    fn ep_mut(&mut self) -> Option<&mut Endpoint> {
+        match &mut self.server {
+            Some(s) => {
+                let newest = s.newest()?;
+                s.connection_mut(newest)
+            }
+            None => self.client.as_mut(),
         }
     }
 
     /// The endpoint of the connection; panics before it exists.
     pub fn endpoint(&self) -> &Endpoint {
-        self.ep.as_ref().expect("no connection yet")
+        self.ep().expect("no connection yet")
     }
 
     /// Mutable access to the endpoint of the connection.
     pub fn endpoint_mut(&mut self) -> &mut Endpoint {
-        self.ep.as_mut().expect("no connection yet")
+        self.ep_mut().expect("no connection yet")
     }
 
     /// Whether the application saw `event`.
     pub fn saw(&self, event: &Event) -> bool {
-        self.ep.as_ref().is_some_and(|e| e.saw(event))
+        self.ep().is_some_and(|e| e.saw(event))
     }
 
     /// The 1-RTT key phases reported, in order.
     pub fn key_phases(&self) -> Vec<bool> {
-        self.ep.as_ref().map_or(Vec::new(), |e| {
+        self.ep().map_or(Vec::new(), |e| {
             e.events
                 .iter()
                 .filter_map(|e| match *e {
@@ -174,179 +119,12 @@ impl OurPeer {
 
     /// The last NEW_TOKEN token our client received.
     pub fn new_token(&self) -> Option<Vec<u8>> {
-        self.ep.as_ref()?.conn.new_token().map(<[u8]>::to_vec)
+        self.client.as_ref()?.conn.new_token().map(<[u8]>::to_vec)
     }
 
-    /// Mints a NEW_TOKEN token for the client, bound to its IP address, and
-    /// hands it to the connection (what the kernel's endpoint does once a
-    /// server connection's handshake is confirmed).
-    fn send_new_token(&mut self, now: Instant) {
-        let (Some(s), Some(ep)) = (self.server.as_mut(), self.ep.as_mut()) else {
-            return;
-        };
-        if !s.new_tokens || s.token_sent || !ep.conn.is_handshake_confirmed() {
-            return;
-        }
-        let client = ep.conn.paths().active().remote().ip();
-        s.nonce += 1;
-        let mut token = [0u8; MAX_TOKEN_LEN];
-        let n = token::issue(
-            &s.token_key,
-            0,
-            s.nonce,
-            now,
-            Binding::NewToken { client: &client },
-            &ConnectionId::EMPTY,
-            &mut token,
-        )
-        .expect("NEW_TOKEN token");
-        ep.conn.send_new_token(&token[..n]).expect("NEW_TOKEN");
-        s.token_sent = true;
+    fn conn_mut(&mut self) -> Option<&mut Conn> {
+        self.ep_mut().map(|e| &mut *e.conn)
     }
-
-    /// A server's answer to a datagram without a connection.
-    fn classify(&mut self, now: Instant, remote: SocketAddr, bytes: &[u8]) -> bool {
-        let Some(s) = self.server.as_mut() else {
-            return false;
-        };
-        let key = &s.token_key;
-        let decision = s
-            .router
-            .classify(&RustCrypto, |_| Some(key), bytes, remote, now);
-        match decision {
-            Decision::Existing(_) => true,
-            Decision::NewConnection(new) => {
-                self.create(now, &new);
-                if let Some(id) = new.pending {
-                    self.replay_held(now, id);
-                }
-                true
-            }
-            Decision::Buffered(id) => {
-                s.held.push((id, remote, bytes.to_vec()));
-                false
-            }
-            Decision::SendRetry(req) => {
-                let scid = s.gen.new_cid(s.config.cid_len.max(8));
-                s.nonce += 1;
-                let mut out = vec![0u8; 256];
-                let n = write_retry(
-                    &RustCrypto,
-                    &req,
-                    &scid,
-                    &s.token_key,
-                    0,
-                    s.nonce,
-                    now,
-                    &mut out,
-                )
-                .expect("Retry");
-                out.truncate(n);
-                self.retries += 1;
-                answer(&mut self.out, req.remote, out);
-                false
-            }
-            Decision::Refuse(refusal) => {
-                let scid = s.gen.new_cid(s.config.cid_len.max(8));
-                let mut out = vec![0u8; 1500];
-                let n = write_refusal(&RustCrypto, &refusal, &scid, &mut out).expect("refusal");
-                out.truncate(n);
-                answer(&mut self.out, remote, out);
-                false
-            }
-            Decision::SendVersionNegotiation { dcid, scid } => {
-                let mut out = vec![0u8; 256];
-                let versions = s.router.config().versions;
-                let n = write_version_negotiation(dcid, scid, versions, 0x1a2a_3a4a, &mut out)
-                    .expect("Version Negotiation");
-                out.truncate(n);
-                answer(&mut self.out, remote, out);
-                false
-            }
-            // Stateless resets and drops: quinn never needs them in these
-            // scenarios; dropping is always allowed.
-            _ => false,
-        }
-    }
-
-    fn create(&mut self, now: Instant, new: &NewConnection<u8>) {
-        let s = self.server.as_mut().expect("server");
-        let incoming = Incoming {
-            version: new.version,
-            dcid: new.dcid,
-            scid: new.scid,
-            original_dcid: new.odcid,
-            retry_scid: new.retry_scid,
-            address_validated: new.address_validated,
-        };
-        let seed = s.gen.new_cid(8);
-        let seed = u64::from_be_bytes(seed.as_slice().try_into().expect("8 bytes"));
-        let ep = Endpoint::accept(
-            s.config,
-            Gen::new(seed),
-            now,
-            SERVER_ADDR,
-            new.remote,
-            &incoming,
-            &self.tls.server,
-        )
-        .expect("accept");
-        s.router
-            .register(new, CONN, ep.conn.local_cid())
-            .expect("register");
-        s.router.listeners.dequeue(LISTENER);
-        self.ep = Some(ep);
-        self.connections += 1;
-    }
-
-    fn replay_held(&mut self, now: Instant, id: PendingId) {
-        let Some(s) = self.server.as_mut() else {
-            return;
-        };
-        let held: Vec<_> = s.held.iter().filter(|h| h.0 == id).cloned().collect();
-        s.held.retain(|h| h.0 != id);
-        for (_, remote, mut bytes) in held {
-            if let Some(ep) = self.ep.as_mut() {
-                ep.conn
-                    .handle_datagram(now, SERVER_ADDR, remote, EcnCodepoint::NotEct, &mut bytes);
-            }
-        }
-    }
-
-    /// Keeps the router's table in step with the connection's IDs.
-    fn sync_routes(&mut self) {
-        let (Some(s), Some(ep)) = (self.server.as_mut(), self.ep.as_mut()) else {
-            return;
-        };
-        while let Some(change) = ep.conn.poll_route_change() {
-            match change {
-                RouteChange::Add(cid) => {
-                    // The first ID was routed when the connection was
-                    // registered.
-                    let key = RouteKey::Cid(cid);
-                    if s.router.routes.get(&key) != Some(CONN) {
-                        s.router.routes.insert(key, CONN).expect("route");
-                    }
-                }
-                RouteChange::Remove(cid) => {
-                    let _ = s.router.routes.remove(&RouteKey::Cid(cid));
-                }
-            }
-        }
-    }
-
-    fn conn_mut(&mut self) -> Option<&mut quic_test_support::endpoint::Conn> {
-        self.ep.as_mut().map(|e| &mut *e.conn)
-    }
-}
-
-/// Queues a stateless answer of the server to `to`.
-fn answer(out: &mut VecDeque<Outgoing>, to: SocketAddr, bytes: Vec<u8>) {
-    out.push_back(Outgoing {
-        from: SERVER_ADDR,
-        to,
-        bytes,
-    });
 }
 
 fn stream_id(id: u64) -> StreamId {
@@ -359,7 +137,7 @@ impl Peer for OurPeer {
     }
 
     fn local_addr(&self) -> SocketAddr {
-        self.ep.as_ref().map_or(self.local, |e| e.addr)
+        self.ep().map_or(self.local, |e| e.addr)
     }
 
     fn handle_datagram(
@@ -367,68 +145,64 @@ impl Peer for OurPeer {
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        ecn: EcnCodepoint,
         bytes: &[u8],
     ) {
-        if self.server.is_some() && !self.classify(now, remote, bytes) {
-            return;
+        if let Some(s) = self.server.as_mut() {
+            s.handle_datagram(now, local, remote, ecn, bytes);
+        } else if let Some(ep) = self.client.as_mut() {
+            let mut bytes = bytes.to_vec();
+            ep.conn.handle_datagram(now, local, remote, ecn, &mut bytes);
         }
-        let mut bytes = bytes.to_vec();
-        if let Some(ep) = self.ep.as_mut() {
-            ep.conn
-                .handle_datagram(now, local, remote, EcnCodepoint::NotEct, &mut bytes);
-        }
-        self.sync_routes();
     }
 
     fn poll_transmit(&mut self, now: Instant) -> Option<Outgoing> {
-        if let Some(o) = self.out.pop_front() {
-            return Some(o);
+        if let Some(s) = self.server.as_mut() {
+            return s.poll_transmit(now);
         }
-        let ep = self.ep.as_mut()?;
+        let ep = self.client.as_mut()?;
         let t = ep.conn.poll_transmit(now, &mut self.buf)?;
         // One datagram at a time: `max_gso_segments` is 1.
         assert!(t.segment_size.is_none_or(|s| s >= t.len));
         Some(Outgoing {
             from: t.local,
             to: t.remote,
+            ecn: t.ecn,
             bytes: self.buf[..t.len].to_vec(),
         })
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        self.ep.as_ref().and_then(|e| e.conn.poll_timeout())
+        match &self.server {
+            Some(s) => s.poll_timeout(),
+            None => self.client.as_ref().and_then(|e| e.conn.poll_timeout()),
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if let Some(c) = self.conn_mut() {
-            c.handle_timeout(now);
+        if let Some(s) = self.server.as_mut() {
+            s.handle_timeout(now);
+        } else if let Some(ep) = self.client.as_mut() {
+            ep.conn.handle_timeout(now);
         }
-        self.sync_routes();
     }
 
     fn drive(&mut self, now: Instant) {
-        if let Some(ep) = self.ep.as_mut() {
+        if let Some(s) = self.server.as_mut() {
+            s.drive(now);
+        } else if let Some(ep) = self.client.as_mut() {
             ep.drive_tls(now);
             ep.drive_app(now);
-        }
-        self.sync_routes();
-        self.send_new_token(now);
-        let connected = self.saw(&Event::Connected);
-        if let Some(s) = self.server.as_mut().filter(|s| connected && !s.finished) {
-            // The router counts connections handshaking, for its limit.
-            s.router.handshake_finished();
-            s.finished = true;
         }
     }
 
     fn is_established(&self) -> bool {
-        self.ep
-            .as_ref()
+        self.ep()
             .is_some_and(|e| e.conn.is_handshake_confirmed() && !e.conn.is_closed())
     }
 
     fn closed(&self) -> Option<Closed> {
-        let err = self.ep.as_ref()?.conn.close_error()?;
+        let err = self.ep()?.conn.close_error()?;
         Some(match (err.cause, err.application) {
             (CloseCause::IdleTimeout, _) => Closed::IdleTimeout,
             (CloseCause::ConnectionClose, true) => Closed::Application {
@@ -444,22 +218,22 @@ impl Peer for OurPeer {
     }
 
     fn is_drained(&self) -> bool {
-        self.ep.as_ref().is_some_and(|e| e.conn.is_drained())
+        self.ep().is_some_and(|e| e.conn.is_drained())
     }
 
     fn alpn(&self) -> Option<Vec<u8>> {
-        self.ep.as_ref()?.tls.alpn_protocol().map(<[u8]>::to_vec)
+        self.ep()?.tls.alpn_protocol().map(<[u8]>::to_vec)
     }
 
     fn exporter(&self) -> Option<Vec<u8>> {
-        let ep = self.ep.as_ref()?;
+        let ep = self.ep()?;
         ep.tls
             .export_keying_material(vec![0u8; 32], EXPORTER_LABEL, None)
             .ok()
     }
 
     fn accepted_0rtt(&self) -> bool {
-        let Some(ep) = self.ep.as_ref() else {
+        let Some(ep) = self.ep() else {
             return false;
         };
         match &ep.tls {
@@ -471,11 +245,16 @@ impl Peer for OurPeer {
     }
 
     fn connections(&self) -> usize {
-        self.connections
+        match &self.server {
+            Some(s) => usize::try_from(s.stats.accepted).unwrap_or(usize::MAX),
+            None => 1,
+        }
     }
 
     fn retries_sent(&self) -> usize {
-        self.retries
+        self.server.as_ref().map_or(0, |s| {
+            usize::try_from(s.stats.retries).unwrap_or(usize::MAX)
+        })
     }
 
     fn open(&mut self, bidi: bool) -> Option<u64> {
@@ -517,23 +296,22 @@ impl Peer for OurPeer {
     }
 
     fn received_ids(&self) -> Vec<u64> {
-        self.ep
-            .as_ref()
+        self.ep()
             .map_or(Vec::new(), |e| e.received.keys().copied().collect())
     }
 
     fn received(&self, id: u64) -> Option<(&[u8], bool)> {
-        let (data, fin) = self.ep.as_ref()?.received.get(&id)?;
+        let (data, fin) = self.ep()?.received.get(&id)?;
         Some((data.as_slice(), *fin))
     }
 
     fn reset_received(&self, id: u64) -> Option<u64> {
-        let ep = self.ep.as_ref()?;
+        let ep = self.ep()?;
         ep.resets.iter().find(|r| r.0 == id).map(|r| r.1)
     }
 
     fn stop_sending_received(&self, id: u64) -> Option<u64> {
-        self.ep.as_ref()?.events.iter().find_map(|e| match e {
+        self.ep()?.events.iter().find_map(|e| match e {
             Event::StreamUpdate(u)
                 if u.id.into_inner() == id && u.state == StreamState::SendResetSent =>
             {
@@ -544,7 +322,7 @@ impl Peer for OurPeer {
     }
 
     fn set_reading(&mut self, on: bool) {
-        if let Some(ep) = self.ep.as_mut() {
+        if let Some(ep) = self.ep_mut() {
             ep.reading = on;
         }
     }
@@ -555,11 +333,11 @@ impl Peer for OurPeer {
     }
 
     fn max_datagram(&mut self) -> Option<usize> {
-        self.ep.as_ref()?.conn.datagram_max_size()
+        self.ep()?.conn.datagram_max_size()
     }
 
     fn datagrams(&self) -> &[Vec<u8>] {
-        self.ep.as_ref().map_or(&[], |e| e.datagrams.as_slice())
+        self.ep().map_or(&[], |e| e.datagrams.as_slice())
     }
 
     fn key_update(&mut self) -> bool {
@@ -568,7 +346,7 @@ impl Peer for OurPeer {
     }
 
     fn migrate(&mut self, now: Instant, local: SocketAddr) -> bool {
-        let Some(ep) = self.ep.as_mut() else {
+        let Some(ep) = self.ep_mut() else {
             return false;
         };
         if ep.conn.migrate(now, local).is_err() {

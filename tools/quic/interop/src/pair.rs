@@ -12,10 +12,10 @@ use crate::clock::Clock;
 use crate::ours::OurPeer;
 use crate::peer::{Closed, Peer};
 use crate::quinn::QuinnPeer;
-use crate::setup::{Setup, CLIENT_ADDR, SERVER_ADDR};
+use crate::setup::{Setup, CLIENT_ADDR, SERVER_ADDR, SERVER_PREFERRED_ADDR};
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::time::Instant;
-use quic_test_support::net::Network;
+use quic_test_support::net::{Network, Simulation};
 use quic_test_support::tls::TlsConfigs;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,12 +78,12 @@ impl Pair {
         let now = Self::START + setup.start_after;
         let (client, server): (Box<dyn Peer>, Box<dyn Peer>) = match direction {
             Direction::OursToQuinn => (
-                Box::new(OurPeer::client(setup, tls.clone(), CLIENT_ADDR, now)),
+                Box::new(OurPeer::client(setup, &tls, CLIENT_ADDR, now)),
                 Box::new(QuinnPeer::server(setup, &tls, clock)),
             ),
             Direction::QuinnToOurs => (
                 Box::new(QuinnPeer::client(setup, &tls, clock, CLIENT_ADDR, now)),
-                Box::new(OurPeer::server(setup, tls.clone())),
+                Box::new(OurPeer::server(setup, &tls)),
             ),
         };
         Self {
@@ -162,22 +162,22 @@ impl Pair {
                 (false, Some(public)) => public,
                 _ => out.from,
             };
-            self.net.send(now, from, out.to, &out.bytes);
+            self.net.send(now, from, out.to, out.ecn, &out.bytes);
         }
         panic!("a peer sent 10000 datagrams in one step");
     }
 
     fn deliver(&mut self) {
         while let Some(d) = self.net.pop_due(self.now) {
-            if d.to == SERVER_ADDR {
+            if d.to == SERVER_ADDR || d.to == SocketAddr::V4(SERVER_PREFERRED_ADDR) {
                 self.server
-                    .handle_datagram(self.now, SERVER_ADDR, d.from, &d.bytes);
+                    .handle_datagram(self.now, d.to, d.from, d.ecn, &d.bytes);
             } else {
                 let local = self.client.local_addr();
                 let reachable = d.to == local || Some(d.to) == self.nat;
                 if reachable {
                     self.client
-                        .handle_datagram(self.now, local, d.from, &d.bytes);
+                        .handle_datagram(self.now, local, d.from, d.ecn, &d.bytes);
                 }
             }
         }
@@ -220,23 +220,13 @@ impl Pair {
 
     /// Runs until `done` or `within` of virtual time elapsed; returns
     /// whether `done` became true.
-    pub fn run_until(&mut self, within: Duration, mut done: impl FnMut(&mut Pair) -> bool) -> bool {
-        let limit = self.now + within;
-        for _ in 0..5_000_000 {
-            if done(self) {
-                return true;
-            }
-            if self.now >= limit {
-                return false;
-            }
-            self.step(limit);
-        }
-        false
+    pub fn run_until(&mut self, within: Duration, done: impl FnMut(&mut Self) -> bool) -> bool {
+        Simulation::run_until(self, within, done)
     }
 
     /// Runs for `d` of virtual time.
     pub fn run_for(&mut self, d: Duration) {
-        self.run_until(d, |_| false);
+        Simulation::run_for(self, d);
     }
 
     /// Completes the handshake on both sides, or panics.
@@ -263,4 +253,14 @@ fn short_header_spin(bytes: &[u8]) -> Option<bool> {
 /// Whether a datagram is a QUIC v1 Retry packet (long header, type 3).
 fn is_retry(bytes: &[u8]) -> bool {
     matches!(bytes, [first, 0, 0, 0, 1, ..] if first & 0xf0 == 0xf0)
+}
+
+impl Simulation for Pair {
+    fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn step(&mut self, limit: Instant) {
+        Pair::step(self, limit);
+    }
 }

@@ -8,6 +8,7 @@
 
 use crate::ours::OurPeer;
 use crate::quinn::QuinnPeer;
+use quic_protocol::protocol::ack::EcnCodepoint;
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::time::Instant;
 
@@ -21,15 +22,7 @@ pub enum Stack {
 }
 
 /// A datagram a peer sends.
-#[derive(Clone, Debug)]
-pub struct Outgoing {
-    /// The local address it leaves from.
-    pub from: SocketAddr,
-    /// Where it goes.
-    pub to: SocketAddr,
-    /// The UDP payload.
-    pub bytes: Vec<u8>,
-}
+pub use quic_test_support::server::Outgoing;
 
 /// How a connection ended, as one side reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,12 +66,14 @@ pub trait Peer {
     /// The address this peer sends from.
     fn local_addr(&self) -> SocketAddr;
 
-    /// A datagram arrived at `local` from `remote`.
+    /// A datagram arrived at `local` from `remote`, its IP header
+    /// carrying the ECN codepoint `ecn`.
     fn handle_datagram(
         &mut self,
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        ecn: EcnCodepoint,
         bytes: &[u8],
     );
     /// The next datagram to send, if any.

@@ -12,8 +12,9 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::peer::{Closed, Outgoing, Peer, Stack, WriteError, EXPORTER_LABEL};
-use crate::setup::{Setup, SERVER_ADDR};
+use crate::setup::{Setup, SERVER_ADDR, SERVER_PREFERRED_ADDR};
 use bytes::{Bytes, BytesMut};
+use quic_protocol::protocol::ack::EcnCodepoint;
 use quic_protocol::protocol::path::SocketAddr;
 use quic_protocol::protocol::time::Instant;
 use quic_test_support::tls::{TlsConfigs, SERVER_NAME};
@@ -155,6 +156,9 @@ impl QuinnPeer {
         tokens.log(Arc::new(TokenLogSet::default()));
         tokens.sent(u32::from(setup.new_tokens));
         config.validation_token_config(tokens);
+        if setup.preferred_address {
+            config.preferred_address_v4(Some(SERVER_PREFERRED_ADDR));
+        }
         let system = SystemClock::shared();
         config.time_source(system.clone());
         let endpoint = Endpoint::new(
@@ -216,9 +220,15 @@ impl QuinnPeer {
     fn push_transmit(&mut self, t: &quinn_proto::Transmit, buf: &[u8]) {
         let seg = t.segment_size.unwrap_or(t.size).max(1);
         for chunk in buf[..t.size].chunks(seg) {
+            // A server answers from the address the client wrote to,
+            // its preferred one included.
+            let from = t
+                .src_ip
+                .map_or(self.local, |ip| SocketAddr::new(ip, self.local.port()));
             self.out.push_back(Outgoing {
-                from: self.local,
+                from,
                 to: t.destination,
+                ecn: ecn_from_quinn(t.ecn),
                 bytes: chunk.to_vec(),
             });
         }
@@ -293,6 +303,16 @@ fn qid(id: u64) -> StreamId {
     StreamId::from(VarInt::from_u64(id).expect("stream ID"))
 }
 
+/// The codepoint of a quinn transmit, for the IP header.
+fn ecn_from_quinn(ecn: Option<quinn_proto::EcnCodepoint>) -> EcnCodepoint {
+    match ecn {
+        Some(quinn_proto::EcnCodepoint::Ect0) => EcnCodepoint::Ect0,
+        Some(quinn_proto::EcnCodepoint::Ect1) => EcnCodepoint::Ect1,
+        Some(quinn_proto::EcnCodepoint::Ce) => EcnCodepoint::Ce,
+        None => EcnCodepoint::NotEct,
+    }
+}
+
 fn qcode(code: u64) -> VarInt {
     VarInt::from_u64(code).expect("error code")
 }
@@ -311,6 +331,7 @@ impl Peer for QuinnPeer {
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        ecn: EcnCodepoint,
         bytes: &[u8],
     ) {
         self.system.set(now);
@@ -319,7 +340,7 @@ impl Peer for QuinnPeer {
             self.clock.to_std(now),
             remote,
             Some(local.ip()),
-            None,
+            quinn_proto::EcnCodepoint::from_bits(ecn as u8),
             BytesMut::from(bytes),
             &mut buf,
         );

@@ -20,6 +20,10 @@ pub const CLIENT_ADDR: SocketAddr =
 /// The server's address.
 pub const SERVER_ADDR: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 443));
+/// The server's second address, offered as its preferred address when
+/// [`Setup::preferred_address`] is set.
+pub const SERVER_PREFERRED_ADDR: SocketAddrV4 =
+    SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 2), 443);
 
 /// Receive windows, the same on both sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +74,9 @@ pub struct Setup {
     /// How far after [`crate::pair::Pair::START`] the scenario starts (a
     /// later connection starts after the earlier one ended).
     pub start_after: Duration,
+    /// Whether the server offers [`SERVER_PREFERRED_ADDR`] as its
+    /// preferred address (RFC 9000 §9.6).
+    pub preferred_address: bool,
 }
 
 impl Default for Setup {
@@ -90,6 +97,7 @@ impl Default for Setup {
             token: None,
             quinn_token_store: None,
             start_after: Duration::ZERO,
+            preferred_address: false,
         }
     }
 }
@@ -129,6 +137,9 @@ impl Setup {
             t.initial_max_data = VarInt::saturating(w.connection);
             c.max_stream_window = w.stream;
             c.max_data_window = w.connection;
+        }
+        if server && self.preferred_address {
+            c.preferred_address_v4 = Some(SERVER_PREFERRED_ADDR);
         }
         c
     }

@@ -13,6 +13,7 @@ use quic_interop::peer::Stack;
 use quic_interop::setup::Setup;
 use quic_interop::transfer::{pattern, send};
 use quic_protocol::protocol::connection::Event;
+use quic_protocol::protocol::path::event::MigrationKind;
 use quic_protocol::protocol::path::SocketAddr;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -54,7 +55,9 @@ fn check_moved(p: &mut Pair, new: SocketAddr, before: [u64; 4]) {
     } else {
         // Our server challenged the new path and quinn's client answered.
         assert!(after[2] > before[2] && after[3] > before[3], "{after:?}");
-        assert!(p.ours().saw(&Event::Migrated { local: false }));
+        assert!(p.ours().saw(&Event::Migrated {
+            kind: MigrationKind::Peer
+        }));
     }
     assert_eq!(p.closes(), [None, None]);
 }
@@ -68,7 +71,9 @@ fn active_migration(direction: Direction) {
     assert!(p.client.migrate(now, addr(40_002)));
     check_moved(&mut p, addr(40_002), before);
     if p.client.stack() == Stack::Ours {
-        assert!(p.ours().saw(&Event::Migrated { local: true }));
+        assert!(p.ours().saw(&Event::Migrated {
+            kind: MigrationKind::Local
+        }));
         // Our client probed the new path and quinn answered.
         let after = quinn_path_frames(&p);
         assert!(after[2] > before[2] && after[3] > before[3], "{after:?}");

@@ -92,10 +92,16 @@ fn server_refuses_a_version_the_client_did_not_offer() {
         ..Setup::default()
     });
     let closed = p.run_until(Duration::from_secs(5), |p| {
-        p.server.as_ref().is_some_and(|s| s.conn.is_closed())
+        p.server_conn().is_some_and(|s| s.conn.is_closed())
     });
     assert!(closed);
-    let err = p.server().conn.close_error().copied().unwrap();
+    let err = p
+        .server_conn()
+        .unwrap()
+        .conn
+        .close_error()
+        .copied()
+        .unwrap();
     assert_eq!(err.code, 0x11);
     assert!(!p.client.conn.is_handshake_complete());
 }

@@ -7,26 +7,12 @@ mod conn_common;
 
 use conn_common::*;
 use quic_protocol::protocol::connection::{CloseCause, Config, Event, State};
+use quic_protocol::protocol::path::event::MigrationKind;
 use quic_protocol::protocol::path::SocketAddr;
-use quic_protocol::protocol::stream::{Dir, StreamId};
+use quic_protocol::protocol::stream::Dir;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Sends `data` from the client on a new stream and waits for it.
-fn transfer(p: &mut Pair, data: &[u8]) -> StreamId {
-    let id = p.client.conn.stream_open(Dir::Uni).unwrap();
-    assert_eq!(
-        p.client.conn.stream_write(id, data, true).unwrap(),
-        data.len()
-    );
-    let ok = p.run_until(Duration::from_secs(20), |p| {
-        p.server().stream_data(id).is_some()
-    });
-    assert!(ok, "transfer did not complete");
-    assert_eq!(p.server().stream_data(id).unwrap(), data);
-    id
-}
 
 fn key_updates(events: &[Event]) -> Vec<bool> {
     events
@@ -167,7 +153,7 @@ fn idle_timeout() {
     p.handshake();
     let start = p.now;
     p.run_until(Duration::from_secs(10), |p| {
-        p.client.conn.is_drained() && p.server.as_ref().is_some_and(|s| s.conn.is_drained())
+        p.client.conn.is_drained() && p.server_conn().is_some_and(|s| s.conn.is_drained())
     });
     assert!(p.client.conn.is_drained());
     let waited = p.now.saturating_duration_since(start);
@@ -175,7 +161,7 @@ fn idle_timeout() {
         waited >= Duration::from_secs(2) && waited < Duration::from_secs(4),
         "{waited:?}"
     );
-    for ep in [&p.client, p.server.as_ref().unwrap()] {
+    for ep in [&p.client, p.server_conn().unwrap()] {
         let err = ep.conn.close_error().unwrap();
         assert_eq!(err.cause, CloseCause::IdleTimeout);
     }
@@ -210,10 +196,13 @@ fn close_with_application_error() {
     p.client.conn.close(now, 0x42, 0, b"bye now", true);
     assert!(matches!(p.client.conn.state(), State::Closing { .. }));
     let ok = p.run_until(Duration::from_secs(10), |p| {
-        p.client.conn.is_drained() && p.server.as_ref().is_some_and(|s| s.conn.is_drained())
+        p.client.conn.is_drained() && p.server_conn().is_some_and(|s| s.conn.is_drained())
     });
     assert!(ok, "not drained");
-    let server = p.server();
+    // The endpoint freed the drained connection and its routes.
+    assert_eq!(p.endpoint.stats.freed, 1);
+    assert_eq!(p.endpoint.router().routes.len(), 0);
+    let server = p.server_conn().unwrap();
     let closed = server
         .events
         .iter()
@@ -247,7 +236,9 @@ fn client_nat_rebinding() {
         active.remote() == addr(40_001) && active.is_validated()
     });
     assert!(moved, "server did not follow the client");
-    assert!(p.server().saw(&Event::Migrated { local: false }));
+    assert!(p.server().saw(&Event::Migrated {
+        kind: MigrationKind::Peer
+    }));
     let id = p.server().conn.stream_open(Dir::Uni).unwrap();
     p.server()
         .conn
@@ -272,11 +263,88 @@ fn client_active_migration() {
     p.client.conn.migrate(now, addr(40_002)).expect("migrate");
     p.client.addr = addr(40_002);
     let ok = p.run_until(Duration::from_secs(5), |p| {
-        p.client.saw(&Event::Migrated { local: true })
+        p.client.saw(&Event::Migrated {
+            kind: MigrationKind::Local,
+        })
     });
     assert!(ok, "migration did not complete");
     assert_eq!(p.client.conn.paths().active().local(), addr(40_002));
     assert_ne!(p.client.conn.remote_cid(), old_dcid);
     transfer(&mut p, b"after migration");
     assert_eq!(p.server().conn.paths().active().remote(), addr(40_002));
+}
+
+fn preferred_setup() -> Setup {
+    let SocketAddr::V4(preferred) = SERVER_PREFERRED_ADDR else {
+        unreachable!()
+    };
+    Setup {
+        server: Config {
+            preferred_address_v4: Some(preferred),
+            ..Config::default()
+        },
+        ..Setup::default()
+    }
+}
+
+/// RFC 9000 §9.6: the server offers its second address; once the
+/// handshake is confirmed the client probes it with the preferred
+/// address's connection ID, moves there once validated and the server
+/// follows after validating the client from it. The endpoint (here the
+/// pair) routes the new address's packets by connection ID.
+#[test]
+fn client_moves_to_the_servers_preferred_address() {
+    let mut p = Pair::new(preferred_setup());
+    p.handshake();
+    let pa = p
+        .client
+        .conn
+        .peer_transport_parameters()
+        .and_then(|t| t.preferred_address)
+        .expect("preferred_address parameter");
+    assert_eq!(pa.ipv4.map(SocketAddr::V4), Some(SERVER_PREFERRED_ADDR));
+    let moved = p.run_until(Duration::from_secs(5), |p| {
+        p.client.saw(&Event::Migrated {
+            kind: MigrationKind::PreferredAddress,
+        })
+    });
+    assert!(moved, "the client did not move");
+    assert_eq!(p.client.conn.remote_cid(), pa.id);
+    assert_eq!(
+        p.client.conn.paths().active().remote(),
+        SERVER_PREFERRED_ADDR
+    );
+    transfer(&mut p, &pattern(50_000, 3));
+    let s = &p.server().conn;
+    assert_eq!(s.paths().active().local(), SERVER_PREFERRED_ADDR);
+    assert!(s.paths().active().is_validated());
+    assert!(p.server().saw(&Event::Migrated {
+        kind: MigrationKind::Peer,
+    }));
+    assert_eq!(p.endpoint.stats.resets, 0);
+    // The server answers at its new address only, and data flows back.
+    let id = p.server().conn.stream_open(Dir::Uni).unwrap();
+    p.server()
+        .conn
+        .stream_write(id, b"from the preferred address", true)
+        .unwrap();
+    let ok = p.run_until(Duration::from_secs(5), |p| {
+        p.client.stream_data(id).is_some()
+    });
+    assert!(ok);
+    assert_eq!(p.client.conn.close_error(), None);
+}
+
+/// A client configured not to move stays on the handshake address, and so
+/// does the server.
+#[test]
+fn client_may_ignore_the_preferred_address() {
+    let mut setup = preferred_setup();
+    setup.client.migrate_to_preferred_address = false;
+    let mut p = Pair::new(setup);
+    p.handshake();
+    transfer(&mut p, &pattern(20_000, 4));
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.client.conn.paths().active().remote(), SERVER_ADDR);
+    assert_eq!(p.server().conn.paths().active().local(), SERVER_ADDR);
 }

@@ -30,9 +30,7 @@ fn send_all(
                 .unwrap_or(0);
             sent += n;
         }
-        p.server
-            .as_ref()
-            .is_some_and(|s| s.stream_data(id).is_some())
+        p.server_conn().is_some_and(|s| s.stream_data(id).is_some())
     });
     assert!(
         ok,
@@ -52,6 +50,7 @@ fn bulk_transfer_under_loss_and_reordering() {
             loss_percent: 5,
             duplicate_percent: 1,
             mtu: 1500,
+            ..Link::default()
         },
         seed: 7,
         ..Setup::default()
@@ -106,7 +105,7 @@ fn many_streams_beyond_the_initial_limit() {
             }
         }
         // The server answers each stream so that both halves close.
-        let server = p.server.as_mut().unwrap();
+        let server = p.server();
         let done: Vec<u64> = server
             .received
             .iter()
@@ -204,13 +203,12 @@ fn reset_and_stop_sending() {
         .stream_write(b, b"more to come", false)
         .unwrap();
     p.run_until(Duration::from_secs(2), |p| {
-        p.server.as_ref().is_some_and(|s| s.received.len() == 2)
+        p.server_conn().is_some_and(|s| s.received.len() == 2)
     });
     p.client.conn.stream_reset(a, 0x77).unwrap();
     p.server().conn.stream_stop_sending(b, 0x99).unwrap();
     let ok = p.run_until(Duration::from_secs(5), |p| {
-        p.server
-            .as_ref()
+        p.server_conn()
             .is_some_and(|s| s.resets.iter().any(|r| *r == (a.into_inner(), 0x77)))
             && p.client
                 .events
@@ -239,7 +237,7 @@ fn datagrams() {
     p.server().conn.datagram_send(b"pong datagram").unwrap();
     assert!(p.client.conn.datagram_send(&vec![0u8; max + 1]).is_err());
     let ok = p.run_until(Duration::from_secs(2), |p| {
-        !p.client.datagrams.is_empty() && p.server.as_ref().is_some_and(|s| !s.datagrams.is_empty())
+        !p.client.datagrams.is_empty() && p.server_conn().is_some_and(|s| !s.datagrams.is_empty())
     });
     assert!(ok);
     assert_eq!(p.server().datagrams[0], b"ping datagram");

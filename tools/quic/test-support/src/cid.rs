@@ -25,6 +25,19 @@ impl Gen {
     }
 }
 
+impl Gen {
+    /// A generator for one connection of an endpoint: its own stream of
+    /// IDs, the endpoint's reset key, so that the endpoint can answer a
+    /// packet for any of its connection IDs with the right stateless
+    /// reset token.
+    pub fn fork(&mut self) -> Self {
+        Self {
+            rng: Rng::new(self.rng.next_u64()),
+            key: self.key,
+        }
+    }
+}
+
 impl Generator for Gen {
     fn new_cid(&mut self, len: usize) -> ConnectionId {
         let bytes: [u8; 24] = self.rng.bytes();

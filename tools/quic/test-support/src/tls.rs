@@ -13,7 +13,7 @@ use rustls::crypto::ring::cipher_suite as cs;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::quic;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The ALPN every test endpoint offers and accepts.
 pub const ALPN: &[u8] = b"hq-interop";
@@ -22,29 +22,8 @@ pub const ALPN: &[u8] = b"hq-interop";
 pub const SERVER_NAME: &str = "localhost";
 
 /// Captures the traffic secrets rustls logs (see
-/// `shared/notes/handshake-rustls.md`).
-#[derive(Debug, Default)]
-pub struct Secrets(Mutex<Vec<(String, Vec<u8>)>>);
-
-impl rustls::KeyLog for Secrets {
-    fn log(&self, label: &str, _client_random: &[u8], secret: &[u8]) {
-        self.0
-            .lock()
-            .expect("key log")
-            .push((label.to_string(), secret.to_vec()));
-    }
-}
-
-impl Secrets {
-    /// The last secret logged with `label`.
-    pub fn get(&self, label: &str) -> Option<Vec<u8>> {
-        let log = self.0.lock().expect("key log");
-        log.iter()
-            .rev()
-            .find(|(l, _)| l == label)
-            .map(|(_, s)| s.clone())
-    }
-}
+/// `shared/notes/handshake-rustls.md`): the handshake library's.
+pub use quic_handshake::handshake::SecretLog as Secrets;
 
 /// Which TLS 1.3 cipher suites the endpoints offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

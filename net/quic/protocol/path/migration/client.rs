@@ -256,6 +256,17 @@ mod tests {
         ));
         // The peer's limit reaches paths opened after the parameters.
         assert_eq!(paths.active().pmtud().next_probe_size(), Some(1400));
+        // Late packets from the original address still count, on the
+        // active path; other addresses stay unknown.
+        let active = paths.active().id();
+        assert_eq!(
+            paths.on_datagram_received(CLIENT, SERVER, 100, true, ms(2)),
+            Some(active)
+        );
+        assert_eq!(
+            paths.on_datagram_received(CLIENT_NEW, SERVER, 100, true, ms(2)),
+            None
+        );
         // disable_active_migration no longer applies.
         assert!(paths.migrate(CLIENT_NEW, ms(2)).is_ok());
         Ok(())

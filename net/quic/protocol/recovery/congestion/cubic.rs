@@ -18,9 +18,7 @@
 //! start is the standard one (no HyStart++).
 
 use crate::protocol::recovery::arith::{mul_div, nanos};
-use crate::protocol::recovery::congestion::{
-    initial_window, minimum_window, Controller, RecoveryPeriod, MIN_DATAGRAM_SIZE,
-};
+use crate::protocol::recovery::congestion::{Controller, Window};
 use crate::protocol::recovery::rtt::RttEstimator;
 use crate::protocol::time::Instant;
 
@@ -79,10 +77,7 @@ struct Epoch {
 /// The CUBIC congestion controller.
 #[derive(Clone, Debug)]
 pub struct Cubic {
-    max_datagram_size: u16,
-    window: u64,
-    ssthresh: u64,
-    recovery: RecoveryPeriod,
+    window: Window,
     /// W_max: the window before the last reduction, lowered by fast
     /// convergence.
     w_max: u64,
@@ -97,12 +92,8 @@ pub struct Cubic {
 impl Cubic {
     /// A controller in slow start with the initial window.
     pub fn new(max_datagram_size: u16) -> Self {
-        let mds = max_datagram_size.max(MIN_DATAGRAM_SIZE);
         Self {
-            max_datagram_size: mds,
-            window: initial_window(mds),
-            ssthresh: u64::MAX,
-            recovery: RecoveryPeriod::default(),
+            window: Window::new(max_datagram_size),
             w_max: 0,
             cwnd_prior: 0,
             epoch: None,
@@ -123,31 +114,32 @@ impl Cubic {
 
     /// Whether a packet sent at `time_sent` belongs to the recovery period.
     pub fn in_recovery(&self, time_sent: Instant) -> bool {
-        self.recovery.covers(time_sent)
+        self.window.in_recovery(time_sent)
     }
 
     fn mds(&self) -> u64 {
-        u64::from(self.max_datagram_size)
+        self.window.mds()
     }
 
     fn start_epoch(&self, now: Instant) -> Epoch {
-        let (k, origin) = if self.w_max > self.window {
+        let cwnd = self.window.cwnd();
+        let (k, origin) = if self.w_max > cwnd {
             // K = cbrt((W_max - cwnd) / (C * mds)) s, in 2^-10 s units:
             // cbrt((W_max - cwnd) / mds / C * 2^30).
             let segments_over_c = mul_div(
-                self.w_max - self.window,
+                self.w_max - cwnd,
                 C_DEN * UNITS_PER_SEC * UNITS_PER_SEC * UNITS_PER_SEC,
                 C_NUM * self.mds(),
             );
             (cube_root(segments_over_c), self.w_max)
         } else {
-            (0, self.window)
+            (0, cwnd)
         };
         Epoch {
             start: now,
             k,
             origin,
-            w_est: self.window,
+            w_est: cwnd,
             w_est_rem: 0,
         }
     }
@@ -188,7 +180,8 @@ impl Cubic {
         } else {
             (ALPHA_NUM, ALPHA_DEN)
         };
-        let den = alpha_den.saturating_mul(self.window).max(1);
+        let cwnd = self.window.cwnd();
+        let den = alpha_den.saturating_mul(cwnd).max(1);
         epoch.w_est_rem = epoch
             .w_est_rem
             .saturating_add(alpha_num.saturating_mul(bytes).saturating_mul(self.mds()));
@@ -201,20 +194,20 @@ impl Cubic {
         //# is less than W_est. If so, CUBIC is in the Reno-friendly region and
         //# cwnd SHOULD be set to W_est at each reception of a new ACK.
         if self.w_cubic(&epoch, t) < epoch.w_est {
-            self.window = self.window.max(epoch.w_est);
+            self.window.raise_to(epoch.w_est);
         } else {
             // Concave or convex region: grow towards W_cubic(t + RTT),
             // by (target - cwnd) / cwnd per datagram acknowledged.
-            let max_target = self.window.saturating_add(self.window / 2);
+            let max_target = cwnd.saturating_add(cwnd / 2);
             let target = self
                 .w_cubic(&epoch, t.saturating_add(rtt_units))
-                .clamp(self.window, max_target);
+                .clamp(cwnd, max_target);
             self.window_rem = self
                 .window_rem
-                .saturating_add((target - self.window).saturating_mul(bytes));
-            let window = self.window.max(1);
-            self.window = self.window.saturating_add(self.window_rem / window);
-            self.window_rem %= window;
+                .saturating_add((target - cwnd).saturating_mul(bytes));
+            let divisor = cwnd.max(1);
+            self.window.grow(self.window_rem / divisor);
+            self.window_rem %= divisor;
         }
         self.epoch = Some(epoch);
     }
@@ -240,14 +233,9 @@ impl Controller for Cubic {
         app_limited: bool,
         rtt: &RttEstimator,
     ) {
-        if app_limited || self.recovery.covers(time_sent) {
-            return;
+        if self.window.on_ack(time_sent, bytes, app_limited) {
+            self.congestion_avoidance(now, bytes, rtt);
         }
-        if self.window < self.ssthresh {
-            self.window = self.window.saturating_add(bytes);
-            return;
-        }
-        self.congestion_avoidance(now, bytes, rtt);
     }
 
     fn on_congestion_event(
@@ -257,47 +245,38 @@ impl Controller for Cubic {
         persistent_congestion: bool,
         _ecn: bool,
     ) {
-        if !self.recovery.covers(time_sent) {
-            self.recovery.enter(now);
-            //= https://www.rfc-editor.org/rfc/rfc9438#section-4.7
-            //# With fast convergence, when a congestion event occurs, W_max is
-            //# updated as follows, before the window reduction
-            self.w_max = if self.window < self.w_max {
-                mul_div(self.window, FAST_CONVERGENCE_NUM, FAST_CONVERGENCE_DEN)
-            } else {
-                self.window
-            };
-            self.cwnd_prior = self.window;
-            self.ssthresh = mul_div(self.window, BETA_NUM, BETA_DEN).max(self.minimum_window());
-            self.window = self.ssthresh;
-            self.epoch = None;
-            self.window_rem = 0;
-        }
-        if persistent_congestion {
-            self.window = self.minimum_window();
-            self.recovery.reset();
+        let minimum = self.window.minimum();
+        let (w_max, cwnd_prior) = (&mut self.w_max, &mut self.cwnd_prior);
+        let reduced =
+            self.window
+                .on_congestion_event(now, time_sent, persistent_congestion, |cwnd| {
+                    //= https://www.rfc-editor.org/rfc/rfc9438#section-4.7
+                    //# With fast convergence, when a congestion event occurs, W_max is
+                    //# updated as follows, before the window reduction
+                    *w_max = if cwnd < *w_max {
+                        mul_div(cwnd, FAST_CONVERGENCE_NUM, FAST_CONVERGENCE_DEN)
+                    } else {
+                        cwnd
+                    };
+                    *cwnd_prior = cwnd;
+                    mul_div(cwnd, BETA_NUM, BETA_DEN).max(minimum)
+                });
+        if reduced {
             self.epoch = None;
             self.window_rem = 0;
         }
     }
 
     fn window(&self) -> u64 {
-        self.window
+        self.window.cwnd()
     }
 
     fn ssthresh(&self) -> u64 {
-        self.ssthresh
+        self.window.ssthresh()
     }
 
     fn set_max_datagram_size(&mut self, max_datagram_size: u16) {
-        self.max_datagram_size = max_datagram_size.max(MIN_DATAGRAM_SIZE);
-        self.window = self.window.max(self.minimum_window());
-    }
-}
-
-impl Cubic {
-    fn minimum_window(&self) -> u64 {
-        minimum_window(self.max_datagram_size)
+        self.window.set_max_datagram_size(max_datagram_size);
     }
 }
 

@@ -8,19 +8,14 @@
 //! loses nothing. A congestion event halves the window and starts a
 //! recovery period; persistent congestion collapses it to two datagrams.
 
-use crate::protocol::recovery::congestion::{
-    initial_window, minimum_window, Controller, RecoveryPeriod, MIN_DATAGRAM_SIZE,
-};
+use crate::protocol::recovery::congestion::{Controller, Window};
 use crate::protocol::recovery::rtt::RttEstimator;
 use crate::protocol::time::Instant;
 
 /// The NewReno congestion controller.
 #[derive(Clone, Debug)]
 pub struct NewReno {
-    max_datagram_size: u16,
-    window: u64,
-    ssthresh: u64,
-    recovery: RecoveryPeriod,
+    window: Window,
     /// Bytes acknowledged in congestion avoidance since the window last grew.
     bytes_acked: u64,
 }
@@ -28,23 +23,15 @@ pub struct NewReno {
 impl NewReno {
     /// A controller in slow start with the initial window.
     pub fn new(max_datagram_size: u16) -> Self {
-        let mds = max_datagram_size.max(MIN_DATAGRAM_SIZE);
         Self {
-            max_datagram_size: mds,
-            window: initial_window(mds),
-            ssthresh: u64::MAX,
-            recovery: RecoveryPeriod::default(),
+            window: Window::new(max_datagram_size),
             bytes_acked: 0,
         }
     }
 
     /// Whether a packet sent at `time_sent` belongs to the recovery period.
     pub fn in_recovery(&self, time_sent: Instant) -> bool {
-        self.recovery.covers(time_sent)
-    }
-
-    fn minimum_window(&self) -> u64 {
-        minimum_window(self.max_datagram_size)
+        self.window.in_recovery(time_sent)
     }
 }
 
@@ -57,14 +44,7 @@ impl Controller for NewReno {
         app_limited: bool,
         _rtt: &RttEstimator,
     ) {
-        //= https://www.rfc-editor.org/rfc/rfc9002#section-7.8
-        //# When this occurs, the congestion window SHOULD NOT be increased in
-        //# either slow start or congestion avoidance.
-        if app_limited || self.recovery.covers(time_sent) {
-            return;
-        }
-        if self.window < self.ssthresh {
-            self.window = self.window.saturating_add(bytes);
+        if !self.window.on_ack(time_sent, bytes, app_limited) {
             return;
         }
         //= https://www.rfc-editor.org/rfc/rfc9002#section-7.3.3
@@ -73,11 +53,10 @@ impl Controller for NewReno {
         //# to the congestion window to at most one maximum datagram size for
         //# each congestion window that is acknowledged.
         self.bytes_acked = self.bytes_acked.saturating_add(bytes);
-        if self.bytes_acked >= self.window {
-            self.bytes_acked -= self.window;
-            self.window = self
-                .window
-                .saturating_add(u64::from(self.max_datagram_size));
+        let cwnd = self.window.cwnd();
+        if self.bytes_acked >= cwnd {
+            self.bytes_acked -= cwnd;
+            self.window.grow(self.window.mds());
         }
     }
 
@@ -88,37 +67,25 @@ impl Controller for NewReno {
         persistent_congestion: bool,
         _ecn: bool,
     ) {
-        if !self.recovery.covers(time_sent) {
-            //= https://www.rfc-editor.org/rfc/rfc9002#section-7.3.2
-            //# On entering a recovery period, a sender MUST set the slow start
-            //# threshold to half the value of the congestion window when loss is
-            //# detected.
-            self.recovery.enter(now);
-            self.ssthresh = self.window / 2;
-            self.window = self.ssthresh.max(self.minimum_window());
-            self.bytes_acked = 0;
-        }
-        if persistent_congestion {
-            //= https://www.rfc-editor.org/rfc/rfc9002#section-7.6.2
-            //# When persistent congestion is declared, the sender's congestion
-            //# window MUST be reduced to the minimum congestion window
-            self.window = self.minimum_window();
-            self.recovery.reset();
+        // kLossReductionFactor: half the window.
+        if self
+            .window
+            .on_congestion_event(now, time_sent, persistent_congestion, |cwnd| cwnd / 2)
+        {
             self.bytes_acked = 0;
         }
     }
 
     fn window(&self) -> u64 {
-        self.window
+        self.window.cwnd()
     }
 
     fn ssthresh(&self) -> u64 {
-        self.ssthresh
+        self.window.ssthresh()
     }
 
     fn set_max_datagram_size(&mut self, max_datagram_size: u16) {
-        self.max_datagram_size = max_datagram_size.max(MIN_DATAGRAM_SIZE);
-        self.window = self.window.max(self.minimum_window());
+        self.window.set_max_datagram_size(max_datagram_size);
     }
 }
 
