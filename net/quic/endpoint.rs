@@ -332,9 +332,9 @@ impl Endpoint {
                 }
                 let token = self.ids.reset_token(&dcid);
                 let unpredictable: [u8; RESET_RANDOM_LEN] = random::array();
-                if let Ok(answer) = Self::answer(|out| {
-                    write_stateless_reset(&token, trigger, &unpredictable, out)
-                }) {
+                if let Ok(answer) =
+                    Self::answer(|out| write_stateless_reset(&token, trigger, &unpredictable, out))
+                {
                     Self::send(sock, answer, info);
                 }
             }
@@ -484,7 +484,12 @@ impl Endpoint {
             Some(Entry::Listener(l)) => l.queue.push(h, GFP_ATOMIC).is_ok(),
             _ => false,
         };
-        if !queued || r.router.routes.insert(RouteKey::Initial(dcid, remote), h).is_err() {
+        if !queued
+            || r.router
+                .routes
+                .insert(RouteKey::Initial(dcid, remote), h)
+                .is_err()
+        {
             let _ = r.forget(h);
             undo(r);
             return (Action::Drop(DropReason::NOMEM), None);
@@ -540,9 +545,10 @@ enum Owned {
 /// The drop reason reported for a router verdict.
 fn drop_reason(verdict: Verdict) -> DropReason {
     match verdict {
-        Verdict::Malformed | Verdict::InitialTooSmall | Verdict::ShortDcid | Verdict::BadInitial(_) => {
-            DropReason::INVALID_PROTO
-        }
+        Verdict::Malformed
+        | Verdict::InitialTooSmall
+        | Verdict::ShortDcid
+        | Verdict::BadInitial(_) => DropReason::INVALID_PROTO,
         Verdict::UnsupportedVersion => DropReason::UNHANDLED_PROTO,
         Verdict::UnknownConnection | Verdict::NoConnectionForPacket | Verdict::NotListening => {
             DropReason::NO_SOCKET
@@ -595,10 +601,8 @@ mod tests {
             Action::Reset { dcid, trigger } => {
                 let token = ep.ids.reset_token(&dcid);
                 let unpredictable: [u8; RESET_RANDOM_LEN] = random::array();
-                Endpoint::answer(|out| {
-                    write_stateless_reset(&token, trigger, &unpredictable, out)
-                })
-                .map_err(|_| ())
+                Endpoint::answer(|out| write_stateless_reset(&token, trigger, &unpredictable, out))
+                    .map_err(|_| ())
             }
             _ => Err(()),
         })

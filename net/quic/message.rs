@@ -23,9 +23,7 @@ use crate::{
         time::Instant,
     },
     socket::{Quic, SOL_QUIC},
-    sockopt::{
-        dir_of, encode_stream_info, level_of, stream_info, uapi_level, STREAM_INFO_LEN,
-    },
+    sockopt::{dir_of, encode_stream_info, level_of, stream_info, uapi_level, STREAM_INFO_LEN},
 };
 use kernel::{
     bindings,
@@ -100,9 +98,7 @@ fn stream_for(state: &mut ConnState, id: i64, flags: u32) -> Result<StreamId> {
         match open_stream(&mut state.conn, id, flags) {
             Ok(s) => s,
             // Already open: write to it.
-            Err(e) if e == EINVAL && id != -1 => {
-                StreamId::from_u64(id as u64).ok_or(EINVAL)?
-            }
+            Err(e) if e == EINVAL && id != -1 => StreamId::from_u64(id as u64).ok_or(EINVAL)?,
             Err(e) => return Err(e),
         }
     } else {
@@ -155,7 +151,9 @@ pub(crate) fn send(sk: &ProtoSock<Quic>, msg: &mut SendMsg<'_>) -> Result<usize>
     match kind {
         Kind::Handshake(level) => send_handshake(sk, msg, level),
         Kind::Datagram => send_datagram(sk, msg),
-        Kind::Stream { id, flags: sflags } => send_stream(sk, msg, id, sflags | (flags & STREAM_FIN)),
+        Kind::Stream { id, flags: sflags } => {
+            send_stream(sk, msg, id, sflags | (flags & STREAM_FIN))
+        }
     }
 }
 
@@ -221,7 +219,9 @@ fn send_stream(sk: &ProtoSock<Quic>, msg: &mut SendMsg<'_>, id: i64, sflags: u32
     let sid = with_conn(sk, |state, _| stream_for(state, id, sflags))?;
     if total == 0 {
         if fin {
-            with_conn(sk, |state, _| state.conn.stream_finish(sid).map_err(stream_error))?;
+            with_conn(sk, |state, _| {
+                state.conn.stream_finish(sid).map_err(stream_error)
+            })?;
         }
         return Ok(0);
     }
@@ -368,7 +368,11 @@ pub(crate) fn recv(sk: &ProtoSock<Quic>, msg: &mut RecvMsg<'_>, flags: u32) -> R
             copy_out(msg, &buf[..n])?;
             let sflags = if fin { STREAM_FIN } else { 0 };
             let info = encode_stream_info(id.into_inner() as i64, sflags);
-            msg.put_cmsg(SOL_QUIC, uapi::quic_cmsg_type_QUIC_STREAM_INFO as i32, &info)?;
+            msg.put_cmsg(
+                SOL_QUIC,
+                uapi::quic_cmsg_type_QUIC_STREAM_INFO as i32,
+                &info,
+            )?;
             if fin {
                 msg.add_flags(STREAM_FIN);
             }

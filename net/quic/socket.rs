@@ -223,15 +223,9 @@ impl InetProtocol for Quic {
         let config = inner.connection_config()?;
         let now = clock::now();
         let ids = ConnIds::new(tunnel.endpoint().ids().clone());
-        let mut conn = QuicConnection::connect(
-            config,
-            KernelCrypto,
-            ids,
-            now,
-            local.into(),
-            remote.into(),
-        )
-        .map_err(|_| ENOMEM)?;
+        let mut conn =
+            QuicConnection::connect(config, KernelCrypto, ids, now, local.into(), remote.into())
+                .map_err(|_| ENOMEM)?;
         if !inner.token.is_empty() {
             conn.set_token(&inner.token).map_err(|_| EINVAL)?;
         }

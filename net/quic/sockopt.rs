@@ -19,7 +19,7 @@ use crate::{
         recovery::congestion::Algorithm,
         stream::{Dir, StreamId},
     },
-    socket::{Quic, SOL_QUIC},
+    socket::Quic,
 };
 use core::time::Duration;
 use kernel::{
@@ -372,7 +372,13 @@ pub(crate) fn set(sk: &ProtoSock<Quic>, name: i32, val: &SetValue) -> Result {
             with_conn(sk, |state, now| {
                 state
                     .conn
-                    .install_secret(now, secret.level, secret.direction, secret.suite, secret.secret)
+                    .install_secret(
+                        now,
+                        secret.level,
+                        secret.direction,
+                        secret.suite,
+                        secret.secret,
+                    )
                     .map_err(|_| EINVAL)?;
                 if secret.level == Level::OneRtt {
                     state.app_secret_installed(now, secret.direction == Direction::Send);
@@ -389,9 +395,9 @@ pub(crate) fn set(sk: &ProtoSock<Quic>, name: i32, val: &SetValue) -> Result {
                     .map_err(|_| EINVAL)
             })
         }
-        uapi::QUIC_SOCKOPT_KEY_UPDATE => {
-            with_conn(sk, |state, _| state.conn.request_key_update().map_err(|_| EINVAL))
-        }
+        uapi::QUIC_SOCKOPT_KEY_UPDATE => with_conn(sk, |state, _| {
+            state.conn.request_key_update().map_err(|_| EINVAL)
+        }),
         uapi::QUIC_SOCKOPT_STREAM_RESET | uapi::QUIC_SOCKOPT_STREAM_STOP_SENDING => {
             let (id, code) = stream_info(&val.read_array::<STREAM_INFO_LEN>()?);
             let id = StreamId::from_u64(u64::try_from(id).map_err(|_| EINVAL)?).ok_or(EINVAL)?;
@@ -592,7 +598,12 @@ mod tests {
 
     #[test]
     fn levels_map_both_ways() {
-        for l in [Level::Initial, Level::ZeroRtt, Level::Handshake, Level::OneRtt] {
+        for l in [
+            Level::Initial,
+            Level::ZeroRtt,
+            Level::Handshake,
+            Level::OneRtt,
+        ] {
             assert_eq!(level_of(uapi_level(l)), Some(l));
         }
         assert_eq!(level_of(4), None);

@@ -60,10 +60,7 @@ impl Table {
     /// Adds `entry`; fails with `ENOMEM` (or `ENOSPC` past 2^32 entries).
     pub(crate) fn insert(&mut self, entry: Entry) -> Result<Handle> {
         if let Some(index) = self.free.pop() {
-            let slot = self
-                .slots
-                .get_mut(index as usize)
-                .ok_or(EINVAL)?;
+            let slot = self.slots.get_mut(index as usize).ok_or(EINVAL)?;
             slot.entry = Some(entry);
             return Ok(Handle {
                 index,
