@@ -262,12 +262,16 @@ impl InetProtocol for Quic {
             let inner = sk.data().inner.lock();
             let h = inner.listener.ok_or(EINVAL)?;
             let tunnel = inner.tunnel.clone().ok_or(EINVAL)?;
-            let child = ChildSettings {
-                config: inner.connection_config()?,
-                uconfig: inner.config,
-                alpn: inner.alpn_for_child()?,
-                bound: inner.bound,
-            };
+            // Boxed: a configuration is large for a stack frame.
+            let child = KBox::new(
+                ChildSettings {
+                    config: inner.connection_config()?,
+                    uconfig: inner.config,
+                    alpn: inner.alpn_for_child()?,
+                    bound: inner.bound,
+                },
+                GFP_KERNEL,
+            )?;
             (h, tunnel, child)
         };
         let endpoint = tunnel.endpoint();
@@ -361,12 +365,13 @@ struct ChildSettings {
 impl Quic {
     /// Makes the socket of request `rh` on listener `sk`: the server end
     /// of the connection, fed the datagrams that came for it.
+    #[inline(never)]
     fn make_child(
         sk: &ProtoSock<Self>,
         tunnel: &Arc<Tunnel>,
         rh: Handle,
         mut request: KBox<crate::endpoint::Request>,
-        settings: ChildSettings,
+        settings: KBox<ChildSettings>,
     ) -> Result<NewSock<Self>> {
         let child = sk.new_child()?;
         let endpoint = tunnel.endpoint();

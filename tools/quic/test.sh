@@ -86,11 +86,14 @@ if [ "$build_ok" = 0 ]; then
 	make -s -C "$TREE/tools/testing/selftests" TARGETS=net/quic \
 		KHDR_INCLUDES="-isystem $BUILD/usr-headers/include" > "$RESULTS/kselftest-build.log" 2>&1 ||
 		{ cat "$RESULTS/kselftest-build.log" >&2; }
-	log "booting the QUIC kernel: KUnit at boot, then the kselftests"
+	log "building quic-echo for the TLS handshakes in the guest"
+	echo_bin=$("$KDEV/build-echo.sh" 2> "$RESULTS/echo-build.log") ||
+		{ cat "$RESULTS/echo-build.log" >&2; echo_bin=; }
+	log "booting the QUIC kernel: KUnit at boot, then the kselftests and TLS handshakes"
 	QUIC_VM_VERBOSE=1 timeout 1200 "$KDEV/vm.sh" --rwdir "$RESULTS" --rwdir "$TREE/tools/testing/selftests" -- \
-		"$KDEV/guest-tests.sh" "$RESULTS" "$TREE" "$BUILD/usr-headers/include" \
+		"$KDEV/guest-tests.sh" "$RESULTS" "$TREE" "$BUILD/usr-headers/include" "$echo_bin" \
 		> "$RESULTS/vm.log" 2>&1
-	grep -E "^(guest|kselftest exit)" "$RESULTS/vm.log"
+	grep -E "^(guest|kselftest exit|tls exit)" "$RESULTS/vm.log"
 fi
 
 log "total time $(( $(date +%s) - start )) s; results in $RESULTS"

@@ -3,8 +3,10 @@
 # Runs inside the guest (virtme-ng): collect the boot-time KUnit report and
 # run the QUIC kselftests the way a developer would:
 #   make -C tools/testing/selftests TARGETS=net/quic run_tests
-# Usage: guest-tests.sh RESULTS_DIR TREE HEADERS_DIR
-results=$1 tree=$2 headers=$3
+# and real TLS handshakes over QUIC sockets (guest-tls.sh) when QUIC_ECHO
+# is given.
+# Usage: guest-tests.sh RESULTS_DIR TREE HEADERS_DIR [QUIC_ECHO]
+results=$1 tree=$2 headers=$3 echo_bin=${4:-}
 set -u
 
 echo "guest: $(uname -r), $(nproc) CPUs"
@@ -28,6 +30,10 @@ make -C "$tree/tools/testing/selftests" TARGETS=net/quic \
 	KHDR_INCLUDES="-isystem $headers" run_tests >> "$results/kselftest.txt" 2>&1
 echo "kselftest exit: $?"
 [ -n "$old_stdout" ] && ln -sfn "$old_stdout" /dev/stdout
+if [ -n "$echo_bin" ]; then
+	"$(dirname "$0")/guest-tls.sh" "$results" "$echo_bin"
+	echo "tls exit: $?"
+fi
 dmesg | grep -E "BUG:|WARNING:|Oops|Kernel panic|cut here|kmemleak|UBSAN|KASAN" \
 	> "$results/dmesg-problems.txt"
 dmesg > "$results/dmesg-after.txt"

@@ -49,7 +49,7 @@ pkgs=(rustc-web="$RUST_DEB" cargo-web="$RUST_DEB" libstd-rust-web-dev="$RUST_DEB
       rust-web-src="$RUST_DEB" rustfmt-web="$RUST_DEB" rust-web-clippy="$RUST_DEB"
       clang-19 lld-19 llvm-19 libclang-19-dev
       build-essential flex bison bc cpio rsync kmod libelf-dev libssl-dev
-      python3-venv xz-utils busybox-static iproute2)
+      python3-venv xz-utils busybox-static iproute2 openssl)
 if [ -n "$systemd_ver" ]; then
 	pkgs+=(udev="$systemd_ver" libudev1="$systemd_ver")
 else

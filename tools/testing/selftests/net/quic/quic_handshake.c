@@ -37,10 +37,14 @@
 #define CLIENT_FINISHED "client finished"
 
 /* The two peers: a listener, the server socket it accepts and a client. */
-FIXTURE(conn) {
+struct peers {
 	int listener, server, client;
 	struct sockaddr_storage addr;
 	socklen_t len;
+};
+
+FIXTURE(conn) {
+	struct peers p;
 };
 
 FIXTURE_VARIANT(conn) {
@@ -77,26 +81,26 @@ static int timeouts(int fd)
 
 FIXTURE_SETUP(conn)
 {
-	self->server = -1;
-	self->listener = socket(variant->family, SOCK_STREAM, IPPROTO_QUIC);
-	ASSERT_LE(0, self->listener) TH_LOG("socket: %s", strerror(errno));
-	self->len = loopback(variant->family, &self->addr);
-	ASSERT_EQ(0, bind(self->listener, (struct sockaddr *)&self->addr, self->len));
-	ASSERT_EQ(0, getsockname(self->listener, (struct sockaddr *)&self->addr, &self->len));
-	ASSERT_EQ(0, setsockopt(self->listener, SOL_QUIC, QUIC_SOCKOPT_ALPN, "smb", 3));
-	ASSERT_EQ(0, listen(self->listener, 8));
-	ASSERT_EQ(0, timeouts(self->listener));
-	self->client = socket(variant->family, SOCK_STREAM, IPPROTO_QUIC);
-	ASSERT_LE(0, self->client);
-	ASSERT_EQ(0, timeouts(self->client));
+	self->p.server = -1;
+	self->p.listener = socket(variant->family, SOCK_STREAM, IPPROTO_QUIC);
+	ASSERT_LE(0, self->p.listener) TH_LOG("socket: %s", strerror(errno));
+	self->p.len = loopback(variant->family, &self->p.addr);
+	ASSERT_EQ(0, bind(self->p.listener, (struct sockaddr *)&self->p.addr, self->p.len));
+	ASSERT_EQ(0, getsockname(self->p.listener, (struct sockaddr *)&self->p.addr, &self->p.len));
+	ASSERT_EQ(0, setsockopt(self->p.listener, SOL_QUIC, QUIC_SOCKOPT_ALPN, "smb", 3));
+	ASSERT_EQ(0, listen(self->p.listener, 8));
+	ASSERT_EQ(0, timeouts(self->p.listener));
+	self->p.client = socket(variant->family, SOCK_STREAM, IPPROTO_QUIC);
+	ASSERT_LE(0, self->p.client);
+	ASSERT_EQ(0, timeouts(self->p.client));
 }
 
 FIXTURE_TEARDOWN(conn)
 {
-	close(self->client);
-	if (self->server >= 0)
-		close(self->server);
-	close(self->listener);
+	close(self->p.client);
+	if (self->p.server >= 0)
+		close(self->p.server);
+	close(self->p.listener);
 }
 
 /* Appends a big-endian value of @n bytes. */
@@ -233,8 +237,8 @@ static int recv_stream(int fd, long long *id, unsigned int *flags, char *buf, si
 	return n;
 }
 
-/* Runs the handshake; leaves both ends established. */
-static void handshake(struct __test_metadata *_metadata, FIXTURE_DATA(conn) *self,
+/* Runs the TLS stand-in; leaves both ends established. */
+static void establish(struct __test_metadata *_metadata, struct peers *self,
 		      const char *alpn)
 {
 	unsigned char tp_c[512], tp_s[512], hello[1024], buf[2048];
@@ -279,7 +283,7 @@ static void handshake(struct __test_metadata *_metadata, FIXTURE_DATA(conn) *sel
 	ASSERT_EQ(0, secret(self->client, QUIC_CRYPTO_HANDSHAKE, 1, 1));
 	ASSERT_EQ(0, secret(self->client, QUIC_CRYPTO_HANDSHAKE, 0, 0));
 	n = recv_hs(self->client, &level, buf, sizeof(buf));
-	ASSERT_EQ(6, n) TH_LOG("client recvmsg handshake: %s", strerror(errno));
+	ASSERT_EQ(6, n) TH_LOG("client recvmsg at Handshake level: %s", strerror(errno));
 	EXPECT_EQ(QUIC_CRYPTO_HANDSHAKE, level);
 	n = strlen(CLIENT_FINISHED);
 	ASSERT_EQ(n, send_hs(self->client, QUIC_CRYPTO_HANDSHAKE, CLIENT_FINISHED, n));
@@ -302,21 +306,21 @@ TEST_F(conn, handshake_and_streams)
 	long long id;
 	int n;
 
-	handshake(_metadata, self, "smb");
+	establish(_metadata, &self->p, "smb");
 
 	/* A bidirectional stream of the client's, both ways. */
-	n = send_stream(self->client, 0, MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN,
+	n = send_stream(self->p.client, 0, MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN,
 			"hello from the client");
 	ASSERT_EQ(21, n) TH_LOG("client stream send: %s", strerror(errno));
-	n = recv_stream(self->server, &id, &flags, buf, sizeof(buf));
+	n = recv_stream(self->p.server, &id, &flags, buf, sizeof(buf));
 	ASSERT_EQ(21, n) TH_LOG("server stream recv: %s", strerror(errno));
 	EXPECT_EQ(0, id);
 	EXPECT_TRUE(flags & MSG_QUIC_STREAM_FIN);
 	EXPECT_STREQ("hello from the client", buf);
 
-	n = send_stream(self->server, 0, MSG_QUIC_STREAM_FIN, "hello back");
+	n = send_stream(self->p.server, 0, MSG_QUIC_STREAM_FIN, "hello back");
 	ASSERT_EQ(10, n) TH_LOG("server stream send: %s", strerror(errno));
-	n = recv_stream(self->client, &id, &flags, buf, sizeof(buf));
+	n = recv_stream(self->p.client, &id, &flags, buf, sizeof(buf));
 	ASSERT_EQ(10, n) TH_LOG("client stream recv: %s", strerror(errno));
 	EXPECT_EQ(0, id);
 	EXPECT_STREQ("hello back", buf);
@@ -328,14 +332,14 @@ TEST_F(conn, accepted_socket_reports_role_and_alpn)
 	socklen_t len = sizeof(tok);
 	char alpn[32] = {};
 
-	handshake(_metadata, self, "smb");
+	establish(_metadata, &self->p, "smb");
 	/* Handshake libraries tell a server socket by this. */
-	EXPECT_EQ(-1, getsockopt(self->server, SOL_QUIC, QUIC_SOCKOPT_TOKEN, tok, &len));
+	EXPECT_EQ(-1, getsockopt(self->p.server, SOL_QUIC, QUIC_SOCKOPT_TOKEN, tok, &len));
 	EXPECT_EQ(EINVAL, errno);
 	len = sizeof(tok);
-	EXPECT_EQ(0, getsockopt(self->client, SOL_QUIC, QUIC_SOCKOPT_TOKEN, tok, &len));
+	EXPECT_EQ(0, getsockopt(self->p.client, SOL_QUIC, QUIC_SOCKOPT_TOKEN, tok, &len));
 	len = sizeof(alpn);
-	ASSERT_EQ(0, getsockopt(self->server, SOL_QUIC, QUIC_SOCKOPT_ALPN, alpn, &len));
+	ASSERT_EQ(0, getsockopt(self->p.server, SOL_QUIC, QUIC_SOCKOPT_ALPN, alpn, &len));
 	EXPECT_STREQ("smb", alpn);
 }
 
@@ -345,13 +349,13 @@ TEST_F(conn, wrong_alpn_is_refused)
 	socklen_t tlen = sizeof(tp);
 	int hlen, level;
 
-	ASSERT_EQ(0, connect(self->client, (struct sockaddr *)&self->addr, self->len));
-	ASSERT_EQ(0, getsockopt(self->client, SOL_QUIC, QUIC_SOCKOPT_TRANSPORT_PARAM_EXT,
+	ASSERT_EQ(0, connect(self->p.client, (struct sockaddr *)&self->p.addr, self->p.len));
+	ASSERT_EQ(0, getsockopt(self->p.client, SOL_QUIC, QUIC_SOCKOPT_TRANSPORT_PARAM_EXT,
 				tp, &tlen));
 	hlen = client_hello(hello, "h3", tp, tlen);
-	ASSERT_EQ(hlen, send_hs(self->client, QUIC_CRYPTO_INITIAL, hello, hlen));
+	ASSERT_EQ(hlen, send_hs(self->p.client, QUIC_CRYPTO_INITIAL, hello, hlen));
 	/* The endpoint closes with the no_application_protocol alert. */
-	EXPECT_EQ(-1, recv_hs(self->client, &level, buf, sizeof(buf)));
+	EXPECT_EQ(-1, recv_hs(self->p.client, &level, buf, sizeof(buf)));
 	EXPECT_EQ(ECONNREFUSED, errno);
 }
 
