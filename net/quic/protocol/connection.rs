@@ -120,7 +120,7 @@ mod send;
 mod settle;
 mod timers;
 
-#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST, fuzzing))]
 pub mod testing;
 
 pub use config::{Config, Versions};

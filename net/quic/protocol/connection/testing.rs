@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Test helpers shared by the connection's unit tests (host and KUnit).
+//! Test helpers shared by the connection's unit tests (host and KUnit) and
+//! the `connection` fuzz target (`cfg(fuzzing)`, set by its build).
 //!
 //! - [`TestGen`]: a deterministic connection ID generator;
 //! - [`FakeTls`]: a scripted stand-in for TLS 1.3 that exchanges fixed
@@ -8,7 +9,10 @@
 //!   fixed secrets at the right moments and reports completion, so that a
 //!   full handshake runs over [`NullProvider`] without any cryptography;
 //! - [`Pair`]: a client and a server connected by an in-memory link with a
-//!   virtual clock, a fixed one-way delay and optional loss.
+//!   virtual clock, a fixed one-way delay and optional loss;
+//! - [`seal_one_rtt_frames`]: a 1-RTT packet carrying arbitrary frame bytes,
+//!   as a connection would seal it, to reach frame processing past packet
+//!   protection.
 //!
 //! Everything large lives on the heap: KUnit tests run on a 16 KiB stack.
 //! Connections are always boxed ([`BoxedConn`]), never held by value.
@@ -17,12 +21,17 @@ use crate::protocol::ack::EcnCodepoint;
 use crate::protocol::alloc::{Box, Vec, GFP};
 use crate::protocol::cid::reset::ResetToken;
 use crate::protocol::cid::{ConnectionId, Generator};
+use crate::protocol::codec::Writer;
 use crate::protocol::connection::{Config, Connection, Direction, Event, Incoming};
 use crate::protocol::crypto::null::NullProvider;
-use crate::protocol::crypto::{CipherSuite, Level};
+use crate::protocol::crypto::{CipherSuite, Level, SAMPLE_LEN, TAG_LEN};
+use crate::protocol::packet::header::ShortHeader;
+use crate::protocol::packet::number::PacketNumberLen;
+use crate::protocol::packet::protection::seal_one_rtt;
 use crate::protocol::packet::version::Version;
 use crate::protocol::packet::version_negotiation::LongInvariant;
 use crate::protocol::path::SocketAddr;
+use crate::protocol::recovery::PacketNumberSpace;
 use crate::protocol::side::Side;
 use crate::protocol::time::Instant;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -142,6 +151,45 @@ pub fn incoming_from(datagram: &[u8]) -> TestResult<Incoming> {
         retry_scid: None,
         address_validated: false,
     })
+}
+
+/// Seals `frames` into a 1-RTT packet in `out` as `conn` would send it: to
+/// its peer's current connection ID, under its current keys and Key Phase,
+/// with its next packet number, padded so that header protection can
+/// sample it. The number is used up but the packet is not recorded as
+/// sent: to the peer it is one more packet from `conn`. Returns the length
+/// of the packet, or an error if `conn` has no 1-RTT keys or `out` is too
+/// short.
+pub fn seal_one_rtt_frames(conn: &mut TestConn, frames: &[u8], out: &mut [u8]) -> TestResult<usize> {
+    let space = PacketNumberSpace::ApplicationData;
+    let dcid = conn.remote_cid();
+    let pn = conn.spaces.get(space.index()).ok_or("space")?.next_pn;
+    let pn_len = PacketNumberLen::for_packet(pn, conn.recovery.largest_acked(space));
+    let keys = conn.keys.one_rtt.as_mut().ok_or("no 1-RTT keys")?;
+    let mut w = Writer::new(out);
+    let layout = ShortHeader {
+        dcid,
+        pn,
+        pn_len,
+        spin: false,
+        key_phase: keys.key_phase(),
+        fixed_bit: true,
+    }
+    .encode(&mut w)
+    .map_err(|_| "header")?;
+    w.put_bytes(frames).map_err(|_| "frames")?;
+    let min = layout.min_payload_len(TAG_LEN, SAMPLE_LEN);
+    for _ in frames.len()..min {
+        w.put_u8(0).map_err(|_| "padding")?;
+    }
+    w.reserve(TAG_LEN).map_err(|_| "tag")?;
+    let len = w.len();
+    let packet = out.get_mut(..len).ok_or("len")?;
+    seal_one_rtt(packet, &layout, keys).map_err(|_| "seal")?;
+    if let Some(s) = conn.spaces.get_mut(space.index()) {
+        s.next_pn = s.next_pn.saturating_add(1);
+    }
+    Ok(len)
 }
 
 /// Handshake message types of the fake TLS.
