@@ -33,6 +33,7 @@ use crate::protocol::packet::version_negotiation::LongInvariant;
 use crate::protocol::path::SocketAddr;
 use crate::protocol::recovery::PacketNumberSpace;
 use crate::protocol::side::Side;
+use crate::protocol::test_rng::XorShift64;
 use crate::protocol::time::Instant;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
@@ -160,7 +161,11 @@ pub fn incoming_from(datagram: &[u8]) -> TestResult<Incoming> {
 /// sent: to the peer it is one more packet from `conn`. Returns the length
 /// of the packet, or an error if `conn` has no 1-RTT keys or `out` is too
 /// short.
-pub fn seal_one_rtt_frames(conn: &mut TestConn, frames: &[u8], out: &mut [u8]) -> TestResult<usize> {
+pub fn seal_one_rtt_frames(
+    conn: &mut TestConn,
+    frames: &[u8],
+    out: &mut [u8],
+) -> TestResult<usize> {
     let space = PacketNumberSpace::ApplicationData;
     let dcid = conn.remote_cid();
     let pn = conn.spaces.get(space.index()).ok_or("space")?.next_pn;
@@ -376,7 +381,7 @@ pub struct Pair {
     pub delay: Duration,
     /// Drop this percentage of datagrams, at random (seeded).
     pub loss_percent: u64,
-    rng: u64,
+    rng: XorShift64,
     /// Drop everything sent to `[client, server]`.
     pub blackhole: [bool; 2],
     /// Bytes sent by `[client, server]`.
@@ -410,7 +415,7 @@ impl Pair {
             now: Instant::ZERO,
             delay: Duration::from_millis(10),
             loss_percent: 0,
-            rng: 0x9e37_79b9_7f4a_7c15,
+            rng: XorShift64::new(0x9e37_79b9_7f4a_7c15),
             blackhole: [false; 2],
             bytes_sent: [0; 2],
             sent: 0,
@@ -452,10 +457,7 @@ impl Pair {
         self.sent += 1;
         self.bytes_sent[usize::from(from_server)] += len as u64;
         let to = usize::from(!from_server);
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        if self.rng % 100 < self.loss_percent || self.blackhole[to] {
+        if self.rng.next_u64() % 100 < self.loss_percent || self.blackhole[to] {
             return Ok(());
         }
         let mut bytes = Vec::new();
