@@ -22,6 +22,7 @@ use crate::protocol::alloc::{Box, Vec, GFP};
 use crate::protocol::cid::reset::ResetToken;
 use crate::protocol::cid::{ConnectionId, Generator};
 use crate::protocol::codec::Writer;
+use crate::protocol::connection::record::SentRecord;
 use crate::protocol::connection::{Config, Connection, Direction, Event, Incoming};
 use crate::protocol::crypto::null::NullProvider;
 use crate::protocol::crypto::{CipherSuite, Level, SAMPLE_LEN, TAG_LEN};
@@ -31,6 +32,7 @@ use crate::protocol::packet::protection::seal_one_rtt;
 use crate::protocol::packet::version::Version;
 use crate::protocol::packet::version_negotiation::LongInvariant;
 use crate::protocol::path::SocketAddr;
+use crate::protocol::recovery::sent::SentPacket;
 use crate::protocol::recovery::PacketNumberSpace;
 use crate::protocol::side::Side;
 use crate::protocol::test_rng::XorShift64;
@@ -154,15 +156,16 @@ pub fn incoming_from(datagram: &[u8]) -> TestResult<Incoming> {
     })
 }
 
-/// Seals `frames` into a 1-RTT packet in `out` as `conn` would send it: to
-/// its peer's current connection ID, under its current keys and Key Phase,
-/// with its next packet number, padded so that header protection can
-/// sample it. The number is used up but the packet is not recorded as
-/// sent: to the peer it is one more packet from `conn`. Returns the length
-/// of the packet, or an error if `conn` has no 1-RTT keys or `out` is too
-/// short.
+/// Seals `frames` into a 1-RTT packet in `out` as `conn` would send it at
+/// `now`: to its peer's current connection ID, under its current keys and
+/// Key Phase, with its next packet number, padded so that header
+/// protection can sample it. `conn` records the packet as sent, neither
+/// ack-eliciting nor in flight and with no frames to retransmit, so that
+/// the peer's acknowledgment of it is valid. Returns the length of the
+/// packet, or an error if `conn` has no 1-RTT keys or `out` is too short.
 pub fn seal_one_rtt_frames(
     conn: &mut TestConn,
+    now: Instant,
     frames: &[u8],
     out: &mut [u8],
 ) -> TestResult<usize> {
@@ -194,6 +197,23 @@ pub fn seal_one_rtt_frames(
     if let Some(s) = conn.spaces.get_mut(space.index()) {
         s.next_pn = s.next_pn.saturating_add(1);
     }
+    let record = SentRecord {
+        first: 0,
+        len: 0,
+        path: conn.paths.active().id(),
+        pmtu_probe: false,
+    };
+    let sent = SentPacket {
+        time_sent: now,
+        size: u16::try_from(len).map_err(|_| "len")?,
+        ack_eliciting: false,
+        in_flight: false,
+        ecn: EcnCodepoint::NotEct,
+        payload: record,
+    };
+    conn.recovery
+        .on_packet_sent(space, pn, sent)
+        .map_err(|_| "record")?;
     Ok(len)
 }
 
@@ -602,5 +622,42 @@ impl Pair {
     pub fn version(&self) -> Option<Version> {
         let c = self.conns.first()?.version();
         (self.conns.get(1)?.version() == c).then_some(c)
+    }
+}
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_testing))]
+mod tests {
+    use super::*;
+    use crate::protocol::connection::State;
+
+    #[test]
+    fn sealed_frames_reach_the_peer() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let mut buf = Vec::new();
+        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
+        // MAX_DATA raising the server's credit to 0x1000_0000.
+        let frames = [0x10, 0x90, 0, 0, 0];
+        let now = p.now;
+        let len = seal_one_rtt_frames(p.conn(CLIENT)?, now, &frames, buf.as_mut_slice())?;
+        let packet = buf.get_mut(..len).ok_or("len")?;
+        let server = p.conn(SERVER)?;
+        server.handle_datagram(now, SERVER_ADDR, CLIENT_ADDR, EcnCodepoint::NotEct, packet);
+        assert_eq!(server.streams().conn_send().limit(), 0x1000_0000);
+        // The packet number was the client's: its next packets still open.
+        p.run_for(Duration::from_secs(1))?;
+        for side in [CLIENT, SERVER] {
+            assert_eq!(p.conn(side)?.state(), State::Established);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn no_frames_without_1rtt_keys() -> TestResult {
+        let mut client = client()?;
+        let mut buf = [0u8; 64];
+        assert!(seal_one_rtt_frames(&mut client, Instant::ZERO, &[1], &mut buf).is_err());
+        Ok(())
     }
 }

@@ -291,7 +291,8 @@ impl Harness {
     fn inject_frames(&mut self, input: &mut Input<'_>, to: usize) {
         let frames = input.slice(1200);
         let mut out = vec![0u8; 1500];
-        if let Ok(len) = seal_one_rtt_frames(&mut self.conns[to ^ 1], frames, &mut out) {
+        let now = self.now;
+        if let Ok(len) = seal_one_rtt_frames(&mut self.conns[to ^ 1], now, frames, &mut out) {
             out.truncate(len);
             self.tainted = true;
             let ecn = ecn(input);
