@@ -181,7 +181,10 @@ impl Harness {
                 if !self.tainted && !self.app_closed[side] && !self.app_closed[side ^ 1] {
                     // Honest peers over a lossy link only ever time out.
                     assert!(
-                        matches!(err.cause, CloseCause::IdleTimeout | CloseCause::NoViablePath),
+                        matches!(
+                            err.cause,
+                            CloseCause::IdleTimeout | CloseCause::NoViablePath
+                        ),
                         "{side}: {err:?}"
                     );
                 }
@@ -403,8 +406,15 @@ impl Harness {
             let send = streams.conn_send();
             assert!(send.used() <= send.limit(), "{side}: MAX_DATA exceeded");
             let recv = streams.conn_recv();
-            assert!(recv.received() <= recv.limit(), "{side}: peer exceeded MAX_DATA");
-            assert!(streams.len() <= 2 * 4 * 1024, "{side}: {} streams", streams.len());
+            assert!(
+                recv.received() <= recv.limit(),
+                "{side}: peer exceeded MAX_DATA"
+            );
+            assert!(
+                streams.len() <= 2 * 4 * 1024,
+                "{side}: {} streams",
+                streams.len()
+            );
             for k in &self.streams[side] {
                 let Some(s) = streams.get(k.id) else {
                     continue;
@@ -435,7 +445,11 @@ impl Harness {
             // Idle timeout, loss detection or the closing period: a
             // connection that is not over always has a timer.
             if c.state() != State::Closed {
-                assert!(c.poll_timeout().is_some(), "{side}: no timer in {:?}", c.state());
+                assert!(
+                    c.poll_timeout().is_some(),
+                    "{side}: no timer in {:?}",
+                    c.state()
+                );
             }
             if self.tls[side].done && !self.tls_failed[side] {
                 assert!(c.is_handshake_complete() || c.is_closed());
@@ -461,11 +475,7 @@ fuzz_target!(|data: &[u8]| {
     if input.u8() % 4 != 0 {
         h.handshake();
     }
-    let mut steps = 0;
-    while !input.is_empty() && steps < 512 {
-        h.step(&mut input);
-        steps += 1;
-    }
+    input.run(512, |input| h.step(input));
     // Whatever the script did, the connections run down: time out or
     // close, with the timers bounded.
     for _ in 0..64 {

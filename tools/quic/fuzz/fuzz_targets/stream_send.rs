@@ -188,7 +188,10 @@ impl Harness {
     }
 
     fn model(&mut self, id: StreamId) -> &mut Model {
-        self.streams.iter_mut().find(|m| m.id == id).expect("a stream we opened")
+        self.streams
+            .iter_mut()
+            .find(|m| m.id == id)
+            .expect("a stream we opened")
     }
 
     fn check_chunk(&mut self, chunk: &StreamChunk, room: usize) {
@@ -200,7 +203,11 @@ impl Harness {
         let m = self.model(chunk.id);
         assert!(!m.reset, "STREAM after RESET_STREAM");
         assert!(end <= m.bytes.len() as u64, "beyond what was written");
-        assert!(end <= m.limit, "stream credit exceeded: {end} > {}", m.limit);
+        assert!(
+            end <= m.limit,
+            "stream credit exceeded: {end} > {}",
+            m.limit
+        );
         for (k, o) in (chunk.offset..end).enumerate() {
             let b = &mut m.bytes[o as usize];
             assert!(
@@ -283,11 +290,12 @@ impl Harness {
         let Some(i) = self.pick(input) else { return };
         let code = input.scaled(62);
         let id = self.streams[i].id;
-        let live = self
-            .set
-            .get(id)
-            .and_then(|s| s.send())
-            .is_some_and(|s| matches!(s.state(), SendState::Ready | SendState::Send | SendState::DataSent));
+        let live = self.set.get(id).and_then(|s| s.send()).is_some_and(|s| {
+            matches!(
+                s.state(),
+                SendState::Ready | SendState::Send | SendState::DataSent
+            )
+        });
         let ok = if peer_asked {
             self.set.on_stop_sending(id, code).is_ok()
         } else {
@@ -356,7 +364,11 @@ impl Harness {
                 if let Some(old) = m.final_size {
                     assert_eq!(size, Some(old), "final size changed");
                 }
-                let expected = if m.reset { m.sent } else { m.bytes.len() as u64 };
+                let expected = if m.reset {
+                    m.sent
+                } else {
+                    m.bytes.len() as u64
+                };
                 assert_eq!(size, Some(expected));
                 m.final_size = size;
             }
@@ -401,12 +413,19 @@ impl Harness {
             if m.reset {
                 continue;
             }
-            assert!(m.bytes.iter().all(|&b| b == Byte::Acked), "{:?} undelivered", m.id);
+            assert!(
+                m.bytes.iter().all(|&b| b == Byte::Acked),
+                "{:?} undelivered",
+                m.id
+            );
             let state = self.set.get(m.id).and_then(|s| s.send()).map(|s| s.state());
             if m.finished {
                 assert!(m.fin_sent);
                 // Closed and forgotten, or kept for its receiving part.
-                assert!(matches!(state, None | Some(SendState::DataRecvd)), "{state:?}");
+                assert!(
+                    matches!(state, None | Some(SendState::DataRecvd)),
+                    "{state:?}"
+                );
             }
         }
     }
@@ -415,10 +434,6 @@ impl Harness {
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
     let mut h = Harness::new(&mut input);
-    let mut steps = 0;
-    while !input.is_empty() && steps < 1000 {
-        h.step(&mut input);
-        steps += 1;
-    }
+    input.run(1000, |input| h.step(input));
     h.finish();
 });
