@@ -56,6 +56,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         let t = self.transmit(now, buf);
         self.update_timers(now);
+        if t.is_none() {
+            self.stop_stalled_timers(now);
+        }
         t
     }
 
