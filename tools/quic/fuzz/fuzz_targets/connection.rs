@@ -2,12 +2,12 @@
 
 //! A client and a server `Connection` (null crypto provider, the scripted
 //! TLS of `connection::testing`) driven by a script of operations: deliver,
-//! drop, duplicate, corrupt or reorder the datagrams between them, move the
-//! clock, run the application calls (streams, datagrams, key update,
-//! close), and inject hostile input: arbitrary datagrams, and 1-RTT packets
-//! sealed with the sender's real keys and next packet number carrying
-//! arbitrary frame bytes, which reach frame processing past packet
-//! protection.
+//! drop, duplicate, corrupt or reorder the datagrams between them, rebind
+//! the client's port as a NAT would, move the clock, run the application
+//! calls (streams, datagrams, key update, close), and inject hostile input:
+//! arbitrary datagrams, and 1-RTT packets sealed with the sender's real
+//! keys and next packet number carrying arbitrary frame bytes, which reach
+//! frame processing past packet protection.
 //!
 //! After every step: draining `poll_transmit` and `poll_event` ends; no
 //! flow-control credit is exceeded in either direction; the stream set
@@ -33,6 +33,7 @@ use quic_protocol::protocol::side::Side;
 use quic_protocol::protocol::stream::{Dir, StreamId};
 use quic_protocol::protocol::time::Instant;
 use quic_protocol::protocol::varint::VarInt;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 const CLIENT: usize = 0;
@@ -66,6 +67,8 @@ struct Harness {
     tainted: bool,
     /// The application closed a side.
     app_closed: [bool; 2],
+    /// The client's address as the server sees it (NAT rebinding moves it).
+    client_addr: SocketAddr,
     streams: [Vec<Known>; 2],
 }
 
@@ -116,6 +119,7 @@ impl Harness {
             buf,
             tainted: false,
             app_closed: [false; 2],
+            client_addr: CLIENT_ADDR,
             streams: [Vec::new(), Vec::new()],
         };
         h.send(SERVER, t.len);
@@ -131,7 +135,7 @@ impl Harness {
 
     fn deliver(&mut self, to: usize, mut bytes: Vec<u8>, ecn: EcnCodepoint) {
         let (local, remote) = if to == SERVER {
-            (SERVER_ADDR, CLIENT_ADDR)
+            (SERVER_ADDR, self.client_addr)
         } else {
             (CLIENT_ADDR, SERVER_ADDR)
         };
@@ -388,6 +392,12 @@ impl Harness {
                 let now = self.now;
                 self.conns[side].close(now, code, input.scaled(62), reason, application);
             }
+            19 if input.u8() % 4 == 0 => {
+                // A NAT rebinding of the client's port: the server sees
+                // the client's datagrams come from elsewhere.
+                let port = 50_000 + input.below(4) as u16;
+                self.client_addr = SocketAddr::new(CLIENT_ADDR.ip(), port);
+            }
             _ => {}
         }
         self.react();
@@ -476,9 +486,10 @@ fuzz_target!(|data: &[u8]| {
         h.handshake();
     }
     input.run(512, |input| h.step(input));
-    // Whatever the script did, the connections run down: time out or
-    // close, with the timers bounded.
-    for _ in 0..64 {
+    // Whatever the script did, once the link goes dead both connections
+    // run down to Closed through their timers (idle timeout, closing or
+    // draining period), and a timer that fired moves on.
+    for _ in 0..1000 {
         let next = h.conns.iter().filter_map(|c| c.poll_timeout()).min();
         let Some(t) = next else {
             break;
@@ -489,5 +500,15 @@ fuzz_target!(|data: &[u8]| {
         h.flush(SERVER);
         h.link.clear();
         h.check();
+        for (side, c) in h.conns.iter().enumerate() {
+            let again = c.poll_timeout();
+            assert!(
+                again.is_none_or(|a| a > h.now),
+                "{side}: timer stuck at {again:?}"
+            );
+        }
+    }
+    for (side, c) in h.conns.iter().enumerate() {
+        assert_eq!(c.state(), State::Closed, "{side}");
     }
 });
