@@ -488,25 +488,23 @@ fuzz_target!(|data: &[u8]| {
     input.run(512, |input| h.step(input));
     // Whatever the script did, once the link goes dead both connections
     // run down to Closed through their timers (idle timeout, closing or
-    // draining period), and a timer that fired moves on.
+    // draining period). A timer may be due again at the instant it ran (a
+    // probe timeout right after loss detection) but must move on within a
+    // few rounds: one that stays in the past would make a driver spin.
+    let mut same_instant = 0;
     for _ in 0..1000 {
         let next = h.conns.iter().filter_map(|c| c.poll_timeout()).min();
         let Some(t) = next else {
             break;
         };
+        same_instant = if t <= h.now { same_instant + 1 } else { 0 };
+        assert!(same_instant < 70, "a timer stays at {t:?}");
         h.advance(t);
         h.react();
         h.flush(CLIENT);
         h.flush(SERVER);
         h.link.clear();
         h.check();
-        for (side, c) in h.conns.iter().enumerate() {
-            let again = c.poll_timeout();
-            assert!(
-                again.is_none_or(|a| a > h.now),
-                "{side}: timer stuck at {again:?}"
-            );
-        }
     }
     for (side, c) in h.conns.iter().enumerate() {
         assert_eq!(c.state(), State::Closed, "{side}");
