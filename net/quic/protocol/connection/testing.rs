@@ -35,6 +35,7 @@ use crate::protocol::path::SocketAddr;
 use crate::protocol::recovery::sent::SentPacket;
 use crate::protocol::recovery::PacketNumberSpace;
 use crate::protocol::side::Side;
+use crate::protocol::stream::Dir;
 use crate::protocol::test_rng::XorShift64;
 use crate::protocol::time::Instant;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -616,6 +617,25 @@ impl Pair {
     /// Whether `side` saw `event`.
     pub fn saw(&self, side: usize, event: &Event) -> bool {
         self.events[side & 1].iter().any(|e| e == event)
+    }
+
+    /// After the handshake, the client sends one small ack-eliciting
+    /// packet that reaches the server from port `port` instead, as after a
+    /// NAT rebinding: the server sees a new, unvalidated path to which it
+    /// may send three times the packet's size. Returns the new address.
+    pub fn rebind_client(&mut self, port: u16) -> TestResult<SocketAddr> {
+        let now = self.now;
+        let client = self.conns.get_mut(CLIENT).ok_or("client")?;
+        let id = client.stream_open(Dir::Bi).map_err(|_| "open")?;
+        client.stream_write(id, b"x", false).map_err(|_| "write")?;
+        let t = client
+            .poll_transmit(now, self.buf.as_mut_slice())
+            .ok_or("nothing sent")?;
+        let rebound = SocketAddr::new(CLIENT_ADDR.ip(), port);
+        let server = self.conns.get_mut(SERVER).ok_or("server")?;
+        let datagram = self.buf.get_mut(..t.len).ok_or("len")?;
+        server.handle_datagram(now, SERVER_ADDR, rebound, EcnCodepoint::NotEct, datagram);
+        Ok(rebound)
     }
 
     /// The version both ends use, if they agree.
