@@ -41,3 +41,6 @@ pub mod stream;
 
 pub mod connection;
 pub mod endpoint;
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST, fuzzing))]
+pub mod test_rng;

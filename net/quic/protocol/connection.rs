@@ -150,7 +150,7 @@ mod spin;
 mod timers;
 mod token;
 
-#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST, fuzzing))]
 pub mod testing;
 
 pub use config::{Config, Versions};

@@ -57,6 +57,9 @@ impl<P: Provider, G: Generator> Connection<P, G> {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         let t = self.transmit(now, buf);
         self.update_timers(now);
+        if t.is_none() {
+            self.stop_stalled_timers(now);
+        }
         t
     }
 
@@ -76,9 +79,8 @@ impl<P: Provider, G: Generator> Connection<P, G> {
             State::Handshake | State::Established => {}
         }
         if self.keys.can_send(Level::OneRtt) {
-            if let Some(id) = self.path_needing_probe(now) {
-                let len = self.build_datagram(now, buf, Purpose::PathProbe(id), ecn)?;
-                return Some(self.finish_transmit(len, None, id, ecn));
+            if let Some(t) = self.transmit_probe(now, buf, ecn) {
+                return Some(t);
             }
             if let Some(size) = self.pmtu_probe_size(now) {
                 if let Some(len) = self.build_datagram(now, buf, Purpose::Pmtu(size), ecn) {
@@ -137,11 +139,28 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         }
     }
 
-    fn path_needing_probe(&self, now: Instant) -> Option<PathId> {
-        if let Some((id, _)) = self.paths.poll_response() {
-            return Some(id);
+    /// A datagram with the PATH_RESPONSE or PATH_CHALLENGE due on a path,
+    /// responses first, on the first such path that can take one: the
+    /// anti-amplification limit of an unvalidated path may leave it no
+    /// room, which must not hold back the probes of the other paths.
+    fn transmit_probe(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        ecn: EcnCodepoint,
+    ) -> Option<Transmit> {
+        // Active, candidate and fallback paths, each with a response and a
+        // challenge at most.
+        let mut due = [None; 6];
+        let responses = self.paths.iter().filter(|p| p.pending_response().is_some());
+        let challenges = self.paths.iter().filter(|p| p.challenge_due(now));
+        for (slot, p) in due.iter_mut().zip(responses.chain(challenges)) {
+            *slot = Some(p.id());
         }
-        self.paths.poll_challenge(now)
+        due.into_iter().flatten().find_map(|id| {
+            let len = self.build_datagram(now, buf, Purpose::PathProbe(id), ecn)?;
+            Some(self.finish_transmit(len, None, id, ecn))
+        })
     }
 
     fn pmtu_probe_size(&self, now: Instant) -> Option<usize> {
@@ -674,6 +693,36 @@ mod tests {
         let before = p.bytes_sent[CLIENT];
         p.run_for(Duration::from_millis(50))?;
         assert!(p.bytes_sent[CLIENT] > before);
+        Ok(())
+    }
+
+    /// A path whose anti-amplification limit holds its PATH_CHALLENGE back
+    /// does not stop the other paths' probes: after a NAT rebinding, the
+    /// server still probes the client's old, validated address.
+    #[test]
+    fn held_back_probe_does_not_starve_other_paths() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let rebound = p.rebind_client(50001)?;
+        let mut buf = buffer(1500)?;
+        let mut now = p.now;
+        let s = p.conn(SERVER)?;
+        let mut to_old = 0;
+        for _ in 0..32 {
+            for _ in 0..8 {
+                let Some(t) = s.poll_transmit(now, buf.as_mut_slice()) else {
+                    break;
+                };
+                to_old += usize::from(t.remote != rebound);
+            }
+            let Some(at) = s.poll_timeout() else {
+                break;
+            };
+            now = now.max(at);
+            s.handle_timeout(now);
+        }
+        // The first challenge to the old address, and resends.
+        assert!((to_old >= 2));
         Ok(())
     }
 }

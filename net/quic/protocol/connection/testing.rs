@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Test helpers shared by the connection's unit tests (host and KUnit).
+//! Test helpers shared by the connection's unit tests (host and KUnit) and
+//! the `connection` fuzz target (`cfg(fuzzing)`, set by its build).
 //!
 //! - [`TestGen`]: a deterministic connection ID generator;
 //! - [`FakeTls`]: a scripted stand-in for TLS 1.3 that exchanges fixed
@@ -12,7 +13,10 @@
 //!   (GSO batches are split) keeps its addresses, so the server may be
 //!   reached at a second address ([`SERVER_PREFERRED_ADDR`]) and an
 //!   address may be made unreachable, and its ECN codepoint, which the
-//!   link may clear or mark CE ([`EcnPath`]).
+//!   link may clear or mark CE ([`EcnPath`]);
+//! - [`seal_one_rtt_frames`]: a 1-RTT packet carrying arbitrary frame bytes,
+//!   as a connection would seal it, to reach frame processing past packet
+//!   protection.
 //!
 //! Everything large lives on the heap: KUnit tests run on a 16 KiB stack.
 //! Connections are always boxed ([`BoxedConn`]), never held by value.
@@ -21,13 +25,22 @@ use crate::protocol::ack::EcnCodepoint;
 use crate::protocol::alloc::{Box, Vec, GFP};
 use crate::protocol::cid::reset::ResetToken;
 use crate::protocol::cid::{ConnectionId, Generator};
+use crate::protocol::codec::Writer;
+use crate::protocol::connection::record::SentRecord;
 use crate::protocol::connection::{Config, Connection, Direction, Event, Incoming, Transmit};
 use crate::protocol::crypto::null::NullProvider;
-use crate::protocol::crypto::{CipherSuite, Level};
+use crate::protocol::crypto::{CipherSuite, Level, SAMPLE_LEN, TAG_LEN};
+use crate::protocol::packet::header::ShortHeader;
+use crate::protocol::packet::number::PacketNumberLen;
+use crate::protocol::packet::protection::seal_one_rtt;
 use crate::protocol::packet::version::Version;
 use crate::protocol::packet::version_negotiation::LongInvariant;
 use crate::protocol::path::SocketAddr;
+use crate::protocol::recovery::sent::SentPacket;
+use crate::protocol::recovery::PacketNumberSpace;
 use crate::protocol::side::Side;
+use crate::protocol::stream::Dir;
+use crate::protocol::test_rng::XorShift64;
 use crate::protocol::time::Instant;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
@@ -149,6 +162,67 @@ pub fn incoming_from(datagram: &[u8]) -> TestResult<Incoming> {
         retry_scid: None,
         address_validated: false,
     })
+}
+
+/// Seals `frames` into a 1-RTT packet in `out` as `conn` would send it at
+/// `now`: to its peer's current connection ID, under its current keys and
+/// Key Phase, with its next packet number, padded so that header
+/// protection can sample it. `conn` records the packet as sent, neither
+/// ack-eliciting nor in flight and with no frames to retransmit, so that
+/// the peer's acknowledgment of it is valid. Returns the length of the
+/// packet, or an error if `conn` has no 1-RTT keys or `out` is too short.
+pub fn seal_one_rtt_frames(
+    conn: &mut TestConn,
+    now: Instant,
+    frames: &[u8],
+    out: &mut [u8],
+) -> TestResult<usize> {
+    let space = PacketNumberSpace::ApplicationData;
+    let dcid = conn.remote_cid();
+    let pn = conn.spaces.get(space.index()).ok_or("space")?.next_pn;
+    let pn_len = PacketNumberLen::for_packet(pn, conn.recovery.largest_acked(space));
+    let keys = conn.keys.one_rtt.as_mut().ok_or("no 1-RTT keys")?;
+    let mut w = Writer::new(out);
+    let layout = ShortHeader {
+        dcid,
+        pn,
+        pn_len,
+        spin: false,
+        key_phase: keys.key_phase(),
+        fixed_bit: true,
+    }
+    .encode(&mut w)
+    .map_err(|_| "header")?;
+    w.put_bytes(frames).map_err(|_| "frames")?;
+    let min = layout.min_payload_len(TAG_LEN, SAMPLE_LEN);
+    for _ in frames.len()..min {
+        w.put_u8(0).map_err(|_| "padding")?;
+    }
+    w.reserve(TAG_LEN).map_err(|_| "tag")?;
+    let len = w.len();
+    let packet = out.get_mut(..len).ok_or("len")?;
+    seal_one_rtt(packet, &layout, keys).map_err(|_| "seal")?;
+    if let Some(s) = conn.spaces.get_mut(space.index()) {
+        s.next_pn = s.next_pn.saturating_add(1);
+    }
+    let record = SentRecord {
+        first: 0,
+        len: 0,
+        path: conn.paths.active().id(),
+        pmtu_probe: false,
+    };
+    let sent = SentPacket {
+        time_sent: now,
+        size: u16::try_from(len).map_err(|_| "len")?,
+        ack_eliciting: false,
+        in_flight: false,
+        ecn: EcnCodepoint::NotEct,
+        payload: record,
+    };
+    conn.recovery
+        .on_packet_sent(space, pn, sent)
+        .map_err(|_| "record")?;
+    Ok(len)
 }
 
 /// Handshake message types of the fake TLS.
@@ -362,7 +436,7 @@ pub struct Pair {
     pub delay: Duration,
     /// Drop this percentage of datagrams, at random (seeded).
     pub loss_percent: u64,
-    rng: u64,
+    rng: XorShift64,
     /// Drop everything sent to `[client, server]`.
     pub blackhole: [bool; 2],
     /// Bytes sent by `[client, server]`.
@@ -406,7 +480,7 @@ impl Pair {
             now: Instant::ZERO,
             delay: Duration::from_millis(10),
             loss_percent: 0,
-            rng: 0x9e37_79b9_7f4a_7c15,
+            rng: XorShift64::new(0x9e37_79b9_7f4a_7c15),
             blackhole: [false; 2],
             bytes_sent: [0; 2],
             unreachable: None,
@@ -467,13 +541,10 @@ impl Pair {
                 self.via[i] += 1;
             }
         }
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
         let unreachable = self
             .unreachable
             .is_some_and(|a| a == t.local || a == t.remote);
-        if self.rng % 100 < self.loss_percent || self.blackhole[to] || unreachable {
+        if self.rng.next_u64() % 100 < self.loss_percent || self.blackhole[to] || unreachable {
             return Ok(());
         }
         let mut bytes = Vec::new();
@@ -617,9 +688,65 @@ impl Pair {
         self.events[side & 1].iter().any(|e| e == event)
     }
 
+    /// After the handshake, the client sends one small ack-eliciting
+    /// packet that reaches the server from port `port` instead, as after a
+    /// NAT rebinding: the server sees a new, unvalidated path to which it
+    /// may send three times the packet's size. Returns the new address.
+    pub fn rebind_client(&mut self, port: u16) -> TestResult<SocketAddr> {
+        let now = self.now;
+        let client = self.conns.get_mut(CLIENT).ok_or("client")?;
+        let id = client.stream_open(Dir::Bi).map_err(|_| "open")?;
+        client.stream_write(id, b"x", false).map_err(|_| "write")?;
+        let t = client
+            .poll_transmit(now, self.buf.as_mut_slice())
+            .ok_or("nothing sent")?;
+        let rebound = SocketAddr::new(CLIENT_ADDR.ip(), port);
+        let server = self.conns.get_mut(SERVER).ok_or("server")?;
+        let datagram = self.buf.get_mut(..t.len).ok_or("len")?;
+        server.handle_datagram(now, SERVER_ADDR, rebound, EcnCodepoint::NotEct, datagram);
+        Ok(rebound)
+    }
+
     /// The version both ends use, if they agree.
     pub fn version(&self) -> Option<Version> {
         let c = self.conns.first()?.version();
         (self.conns.get(1)?.version() == c).then_some(c)
+    }
+}
+
+#[cfg(any(test, CONFIG_IP_QUIC_KUNIT_TEST))]
+#[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_testing))]
+mod tests {
+    use super::*;
+    use crate::protocol::connection::State;
+
+    #[test]
+    fn sealed_frames_reach_the_peer() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        let mut buf = Vec::new();
+        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
+        // MAX_DATA raising the server's credit to 0x1000_0000.
+        let frames = [0x10, 0x90, 0, 0, 0];
+        let now = p.now;
+        let len = seal_one_rtt_frames(p.conn(CLIENT)?, now, &frames, buf.as_mut_slice())?;
+        let packet = buf.get_mut(..len).ok_or("len")?;
+        let server = p.conn(SERVER)?;
+        server.handle_datagram(now, SERVER_ADDR, CLIENT_ADDR, EcnCodepoint::NotEct, packet);
+        assert_eq!(server.streams().conn_send().limit(), 0x1000_0000);
+        // The packet number was the client's: its next packets still open.
+        p.run_for(Duration::from_secs(1))?;
+        for side in [CLIENT, SERVER] {
+            assert_eq!(p.conn(side)?.state(), State::Established);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn no_frames_without_1rtt_keys() -> TestResult {
+        let mut client = client()?;
+        let mut buf = [0u8; 64];
+        assert!(seal_one_rtt_frames(&mut client, Instant::ZERO, &[1], &mut buf).is_err());
+        Ok(())
     }
 }

@@ -177,6 +177,36 @@ impl<P: Provider, G: Generator> Connection<P, G> {
         }
     }
 
+    /// [`Connection::poll_transmit`] found nothing it could send at `now`.
+    /// Whatever is due but held back (by the anti-amplification limit of
+    /// an unvalidated path, say) waits for the next input, after which the
+    /// caller polls again: an expired timer that only asks for sending
+    /// would fire again at once, forever. Path validation keeps its
+    /// abandonment deadline.
+    pub(crate) fn stop_stalled_timers(&mut self, now: Instant) {
+        for timer in [
+            Timer::AckInitial,
+            Timer::AckHandshake,
+            Timer::AckData,
+            Timer::KeepAlive,
+        ] {
+            if self.timers.is_expired(timer, now) {
+                self.timers.stop(timer);
+            }
+        }
+        if self.timers.is_expired(Timer::PathValidation, now) {
+            let abandon = self
+                .paths
+                .iter()
+                .filter_map(|p| {
+                    let v = p.validation();
+                    v.next_timeout().filter(|&at| at > now).or(v.deadline())
+                })
+                .min();
+            self.timers.set_or_stop(Timer::PathValidation, abandon);
+        }
+    }
+
     /// The keep-alive interval: the configured one, at most half the idle
     /// timeout so that a PING always lands in time.
     fn keep_alive_interval(&self) -> Duration {
@@ -271,7 +301,10 @@ impl<P: Provider, G: Generator> Connection<P, G> {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_connection_timers))]
 mod tests {
     use super::*;
-    use crate::protocol::connection::testing::{client, config, Pair, TestResult, CLIENT};
+    use crate::protocol::alloc::{Vec, GFP};
+    use crate::protocol::connection::testing::{
+        client, config, Pair, TestConn, TestResult, CLIENT, SERVER,
+    };
 
     #[test]
     fn client_initial_is_probed_until_answered() -> TestResult {
@@ -285,6 +318,40 @@ mod tests {
         assert!(probes >= 2);
         assert!(p.conn(CLIENT)?.recovery().pto_count() >= 2);
         assert!(!p.conn(CLIENT)?.is_closed());
+        Ok(())
+    }
+
+    /// Drains what `conn` sends at `now`.
+    fn drain(conn: &mut TestConn, now: Instant, buf: &mut [u8]) {
+        for _ in 0..64 {
+            if conn.poll_transmit(now, buf).is_none() {
+                break;
+            }
+        }
+    }
+
+    /// A timer that fired moves on: once it ran and everything that could
+    /// go was sent, the next deadline is later, even when the
+    /// anti-amplification limit of an unvalidated path holds an ACK and a
+    /// PATH_CHALLENGE back (found by the `connection` fuzz target).
+    #[test]
+    fn timers_held_back_by_amplification_do_not_spin() -> TestResult {
+        let mut p = Pair::new(config(), config())?;
+        p.handshake()?;
+        p.rebind_client(50001)?;
+        let mut buf = Vec::new();
+        buf.extend_with(1500, 0u8, GFP).map_err(|_| "alloc")?;
+        let mut now = p.now;
+        let s = p.conn(SERVER)?;
+        drain(s, now, buf.as_mut_slice());
+        assert!(!s.paths().active().is_validated());
+        let deadline = now + Duration::from_secs(1);
+        while let Some(at) = s.poll_timeout().filter(|&at| at < deadline) {
+            now = now.max(at);
+            s.handle_timeout(now);
+            drain(s, now, buf.as_mut_slice());
+            assert!(s.poll_timeout().is_none_or(|next| next > now));
+        }
         Ok(())
     }
 

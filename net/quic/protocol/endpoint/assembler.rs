@@ -222,6 +222,7 @@ mod tests {
     use super::*;
     use crate::protocol::endpoint::client_hello::tests::build_hello;
     use crate::protocol::endpoint::client_hello::EXT_ALPN;
+    use crate::protocol::test_rng::XorShift64;
 
     fn hello(buf: &mut [u8]) -> usize {
         build_hello(buf, &[(EXT_ALPN, b"\x00\x03\x02h3"), (0x39, &[9; 40])])
@@ -307,15 +308,13 @@ mod tests {
     fn random_pieces_reassemble() -> Result<(), HelloError> {
         let mut msg = [0u8; 128];
         let n = hello(&mut msg);
-        let mut x = 0x1234_5678_9abc_def1u64;
+        let mut rng = XorShift64::new(0x1234_5678_9abc_def1);
         let mut store = [0u8; 128];
         for _ in 0..300 {
             let mut a = Assembler::new(&mut store[..]);
             let mut rounds = 0;
             while a.progress() == Progress::NeedMore && rounds < 10_000 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = rng.next_u64();
                 let start = (x % n as u64) as usize;
                 let len = 1 + ((x >> 16) % 24) as usize;
                 let end = (start + len).min(n);

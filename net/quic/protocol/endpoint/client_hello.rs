@@ -306,6 +306,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::protocol::alloc::{Vec, GFP};
     use crate::protocol::codec::Writer;
+    use crate::protocol::test_rng::XorShift64;
 
     /// Writes a ClientHello with the given extensions (type, body) into
     /// `buf`; returns its length. Shared with the other endpoint tests.
@@ -455,13 +456,12 @@ pub(crate) mod tests {
         let alpn = alpn_body();
         let n = build_hello(&mut base, &[(EXT_SERVER_NAME, SNI), (EXT_ALPN, &alpn)]);
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = XorShift64::new(x);
         let mut buf = [0u8; 256];
         for _ in 0..3000 {
             buf.copy_from_slice(&base);
             for _ in 0..1 + (x % 4) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                x = rng.next_u64();
                 let i = (x >> 8) as usize % n;
                 buf[i] = (x >> 24) as u8;
             }

@@ -580,6 +580,7 @@ mod tests {
     use crate::protocol::endpoint::initial::testing::{put_initial, ClientInitial};
     use crate::protocol::endpoint::listener::Listener;
     use crate::protocol::endpoint::token::{issue, Binding};
+    use crate::protocol::test_rng::XorShift64;
     use core::net::{IpAddr, Ipv4Addr};
 
     const KEY: NullPacketKey = NullPacketKey::new(CipherSuite::Aes128GcmSha256, 77);
@@ -847,13 +848,12 @@ mod tests {
         let mut r = router(false, 8)?;
         let base = initial(cid(1), b"", b"\x02h3");
         let mut d = Vec::from_elem(0u8, base.len(), GFP)?;
-        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut rng = XorShift64::new(0x0123_4567_89ab_cdef);
+        let mut x = 0;
         for round in 0..300 {
             d.copy_from_slice(&base);
             for _ in 0..1 + round % 8 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                x = rng.next_u64();
                 let i = (x >> 16) as usize % d.len();
                 d[i] = (x >> 40) as u8;
             }

@@ -413,6 +413,7 @@ mod tests {
     use super::*;
     use crate::protocol::crypto::null::NullPacketKey;
     use crate::protocol::crypto::CipherSuite;
+    use crate::protocol::test_rng::XorShift64;
     use core::net::{Ipv4Addr, Ipv6Addr};
 
     const KEY: NullPacketKey = NullPacketKey::new(CipherSuite::Aes128GcmSha256, 0x70c3);
@@ -608,16 +609,12 @@ mod tests {
 
     #[test]
     fn random_tokens_never_panic() {
-        let mut x = 0xfeed_f00d_dead_beefu64;
+        let mut rng = XorShift64::new(0xfeed_f00d_dead_beef);
         let mut buf = [0u8; 80];
         let rscid = cid(9, 8);
         for _ in 0..2000 {
-            for b in buf.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = x as u8;
-            }
+            rng.fill(&mut buf);
+            let x = rng.next_u64();
             buf[0] = if x & 1 == 0 { 0xa5 } else { 0x5a };
             let len = (x >> 20) as usize % buf.len();
             let v = validate_initial(

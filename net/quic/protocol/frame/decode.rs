@@ -214,6 +214,7 @@ mod tests {
     use super::*;
     use crate::protocol::codec::Writer;
     use crate::protocol::error::TransportErrorCode;
+    use crate::protocol::test_rng::XorShift64;
 
     const ENC: TransportErrorCode = TransportErrorCode::FRAME_ENCODING_ERROR;
     const PV: TransportErrorCode = TransportErrorCode::PROTOCOL_VIOLATION;
@@ -404,11 +405,9 @@ mod tests {
     /// the host tests run a much larger one.
     #[test]
     fn random_varint_frames_round_trip() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = XorShift64::new(0x9e37_79b9_7f4a_7c15);
         let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            let state = rng.next_u64();
             // Spread values over all four varint sizes.
             VarInt::saturating(state >> (2 + (state & 0x3) * 20))
         };

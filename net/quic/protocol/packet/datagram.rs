@@ -76,6 +76,7 @@ mod tests {
     use crate::protocol::packet::protection::seal;
     use crate::protocol::packet::version::Version;
     use crate::protocol::packet::{LongType, PacketKind};
+    use crate::protocol::test_rng::XorShift64;
 
     const PARAMS: DecodeParams = DecodeParams {
         local_cid_len: 4,
@@ -175,15 +176,11 @@ mod tests {
 
     #[test]
     fn random_datagrams_never_panic() {
-        let mut x = 0xdead_beef_cafe_f00du64;
+        let mut rng = XorShift64::new(0xdead_beef_cafe_f00d);
         let mut buf = [0u8; 128];
         for round in 0..3000 {
-            for b in buf.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = x as u8;
-            }
+            rng.fill(&mut buf);
+            let x = rng.next_u64();
             if round % 2 == 0 {
                 // A plausible v1 long header with a small length.
                 buf[0] |= 0xc0;

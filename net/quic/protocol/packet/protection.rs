@@ -420,6 +420,7 @@ mod tests {
     use crate::protocol::packet::header::{decode, DecodeParams, LongHeader, Packet, ShortHeader};
     use crate::protocol::packet::version::Version;
     use crate::protocol::packet::{LongType, PacketKind};
+    use crate::protocol::test_rng::XorShift64;
 
     const PARAMS: DecodeParams = DecodeParams {
         local_cid_len: 8,
@@ -676,11 +677,9 @@ mod tests {
 
     #[test]
     fn round_trip_all_lengths() -> Result<(), PacketError> {
-        let mut x = 0x853c_49e6_748f_ea9bu64;
+        let mut rng = XorShift64::new(0x853c_49e6_748f_ea9b);
         for _ in 0..300 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             let largest = x >> 34;
             let pn = largest + (x & 0xff) + 1;
             let pn_len = PacketNumberLen::for_packet(pn, Some(largest));

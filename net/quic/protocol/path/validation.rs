@@ -202,6 +202,12 @@ impl Validation {
         Some(a.deadline.map_or(a.send_at, |d| d.min(a.send_at)))
     }
 
+    /// When the attempt will be abandoned, once its first challenge was
+    /// sent.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.attempt.as_ref()?.deadline
+    }
+
     /// Abandons the attempt if its timer expired. Returns whether it did:
     /// the validation failed.
     pub fn on_timeout(&mut self, now: Instant) -> bool {

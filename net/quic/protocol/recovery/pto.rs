@@ -17,11 +17,19 @@ use core::time::Duration;
 
 /// The PTO period after `pto_count` consecutive expiries:
 /// `(pto_base + max_ack_delay) * 2^pto_count`, saturating.
+///
+/// Past 31 expiries (weeks even at the smallest base) the period is
+/// [`Duration::MAX`]: the probe timeout is never reached and the idle
+/// timeout, or the application, ends the connection. A backoff that stopped
+/// growing instead would leave the deadline where it expired, and the
+/// timer would fire again at once, forever.
 pub fn period(pto_base: Duration, max_ack_delay: Duration, pto_count: u32) -> Duration {
-    let backoff = 2u32.checked_pow(pto_count).unwrap_or(u32::MAX);
-    pto_base
-        .saturating_add(max_ack_delay)
-        .saturating_mul(backoff)
+    match 2u32.checked_pow(pto_count) {
+        Some(backoff) => pto_base
+            .saturating_add(max_ack_delay)
+            .saturating_mul(backoff),
+        None => Duration::MAX,
+    }
 }
 
 /// The timer state of one packet-number space.
@@ -184,6 +192,25 @@ mod tests {
         assert_eq!(period(300 * MS, Duration::ZERO, 3), 2400 * MS);
         // Saturates instead of overflowing.
         assert!(period(300 * MS, 25 * MS, 1000) > Duration::from_secs(1 << 30));
+    }
+
+    /// Each expiry moves the deadline on, until it is never reached
+    /// (found by the `recovery` fuzz target: it stopped moving once the
+    /// backoff saturated, after 32 expiries).
+    #[test]
+    fn backed_off_pto_moves_on() {
+        let never = Instant::from_nanos(u64::MAX);
+        let mut i = input();
+        i.pto_base = MS;
+        i.spaces[2] = in_flight(0);
+        let mut last = at(0);
+        for count in 0..40 {
+            i.pto_count = count;
+            let t = i.deadline(last).map(Deadline::time);
+            assert!(t.is_some_and(|t| t > last || t == never));
+            last = t.unwrap_or(last);
+        }
+        assert_eq!(last, never);
     }
 
     #[test]

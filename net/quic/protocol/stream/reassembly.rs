@@ -288,6 +288,7 @@ impl Reassembler {
 #[cfg_attr(not(test), kernel::macros::kunit_tests(quic_stream_reassembly))]
 mod tests {
     use super::*;
+    use crate::protocol::test_rng::XorShift64;
 
     fn pattern(offset: u64) -> u8 {
         (offset % 251) as u8
@@ -430,28 +431,12 @@ mod tests {
         Ok(())
     }
 
-    /// A deterministic xorshift64 generator.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     /// Random overlapping inserts and interleaved reads, checked byte by
     /// byte and against a reference bitmap of received offsets.
     #[test]
     fn random_overlaps_match_reference() -> Result<(), ReassemblyError> {
         const LEN: usize = 3 * CHUNK_SIZE + 123;
-        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut rng = XorShift64::new(0x9e37_79b9_7f4a_7c15);
         for _round in 0..4 {
             let mut r = Reassembler::new(u64::MAX);
             let mut seen = Vec::with_capacity(LEN, GFP)?;

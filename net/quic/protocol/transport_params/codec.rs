@@ -393,6 +393,7 @@ fn cid(value: &[u8]) -> Result<ConnectionId, TransportError> {
 mod tests {
     use super::*;
     use crate::protocol::error::TransportErrorCode;
+    use crate::protocol::test_rng::XorShift64;
     use core::net::{Ipv4Addr, SocketAddrV4};
 
     const TPE: Option<TransportErrorCode> = Some(TransportErrorCode::TRANSPORT_PARAMETER_ERROR);
@@ -591,12 +592,9 @@ mod tests {
 
     #[test]
     fn grease_parameters_vary() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = XorShift64::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..64 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let g = GreaseParameter::from_random(state);
+            let g = GreaseParameter::from_random(rng.next_u64());
             assert!(g.id().is_reserved());
             assert!(g.id().0 <= 31 * 0xffff + 27);
             assert!(g.value().len() < GreaseParameter::MAX_LEN);

@@ -389,6 +389,9 @@ fn main() {
         ("crypto_stream", 0xa54f_f53a_5f1d_36f1, 400),
         ("range_set", 0x510e_527f_ade6_82d1, 300),
         ("key_update", 0x9b05_688c_2b3e_6c1f, 300),
+        ("connection", 0x1f83_d9ab_fb41_bd6b, 600),
+        ("stream_send", 0x5be0_cd19_137e_2179, 400),
+        ("recovery", 0xcbbb_9d5d_c105_9ed8, 400),
     ];
     // Key updates taking turns: send, deliver both ways, update, with time
     // passing so that old keys go.
@@ -397,6 +400,23 @@ fn main() {
         0x80, 0x80, 0x82, 0x01, 0x00, 0x02, 0x00, 0x06, 0xff,
     ];
     corpus.put("key_update", "updates", &round.repeat(4));
+    // Connection scripts: default configurations, the handshake, then each
+    // frame injected into the server and into the client in a 1-RTT packet,
+    // with the answers exchanged between the two.
+    for (name, frame) in frames() {
+        let mut script = vec![0, 0, 1];
+        for to in [1u8, 0] {
+            let len = u16::try_from(frame.len()).unwrap().to_be_bytes();
+            script.extend_from_slice(&[to, 10, len[0], len[1]]);
+            script.extend_from_slice(&frame);
+            script.push(3);
+            for _ in 0..3 {
+                // Both flush, then deliver the oldest datagram twice.
+                script.extend_from_slice(&[0, 5, 1, 5, 0, 0, 1, 1, 3, 0, 0, 1, 1, 3]);
+            }
+        }
+        corpus.put("connection", name, &script);
+    }
     for (target, seed, len) in stateful {
         for (i, script) in scripts(seed, 8, len).into_iter().enumerate() {
             corpus.put(target, &format!("script-{i}"), &script);

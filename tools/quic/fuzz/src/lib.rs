@@ -110,6 +110,17 @@ impl<'a> Input<'a> {
         self.bytes(n)
     }
 
+    /// Runs a script: calls `step` until the input is used up or `max`
+    /// steps ran.
+    pub fn run(&mut self, max: usize, mut step: impl FnMut(&mut Self)) {
+        for _ in 0..max {
+            if self.is_empty() {
+                break;
+            }
+            step(self);
+        }
+    }
+
     /// Up to `n` bytes (fewer if the input runs out).
     pub fn bytes(&mut self, n: usize) -> &'a [u8] {
         let n = n.min(self.data.len());
