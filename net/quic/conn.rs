@@ -68,11 +68,14 @@ pub(crate) struct ConnState {
     handshaking: bool,
     /// Both 1-RTT secrets are installed (`QUIC_SOCKOPT_CRYPTO_SECRET`).
     app_secrets: [bool; 2],
-    /// The socket was told the connection closed.
+    /// The socket was told the connection closed (or failed).
     close_reported: bool,
     /// The stream sendmsg(2) wrote to last: where data without
     /// `QUIC_STREAM_INFO` goes.
     pub(crate) last_stream: Option<crate::protocol::stream::StreamId>,
+    /// The version a Version Negotiation packet offered, which
+    /// getsockopt(`QUIC_SOCKOPT_CONFIG`) reports.
+    pub(crate) offered_version: Option<u32>,
 }
 
 impl ConnState {
@@ -93,6 +96,7 @@ impl ConnState {
             app_secrets: [false; 2],
             close_reported: false,
             last_stream: None,
+            offered_version: None,
         }
     }
 
@@ -129,11 +133,11 @@ impl ConnState {
     /// endpoint's routes current, wakes the socket for its events and arms
     /// its timer.
     pub(crate) fn flush(&mut self, sk: &ProtoSock<Quic>, now: Instant) {
+        // Routes first: a connection ID must be routed before the
+        // NEW_CONNECTION_ID frame announcing it leaves.
+        self.sync_routes();
         self.transmit(now);
-        let endpoint = self.tunnel.endpoint();
-        while let Some(change) = self.conn.poll_route_change() {
-            endpoint.route(self.handle, change);
-        }
+        self.sync_routes();
         self.events(sk);
         match self.conn.poll_timeout() {
             Some(at) => {
@@ -143,6 +147,14 @@ impl ConnState {
             None => {
                 sk.stop_timer();
             }
+        }
+    }
+
+    /// Tells the endpoint about the connection's new and retired IDs.
+    fn sync_routes(&mut self) {
+        let endpoint = self.tunnel.endpoint();
+        while let Some(change) = self.conn.poll_route_change() {
+            endpoint.route(self.handle, change);
         }
     }
 
@@ -193,6 +205,21 @@ impl ConnState {
                 Event::StreamWritable(_) | Event::MaxData(_) | Event::MaxStreams { .. } => {
                     writable = true
                 }
+                // The server does not speak the version the client started
+                // with. TLS runs in userspace and cannot be restarted from
+                // here: the attempt fails, and userspace may connect again
+                // with `quic_config.version` set to the version offered.
+                Event::VersionNegotiation { version } => {
+                    self.offered_version = Some(version.0);
+                    if !self.close_reported {
+                        self.close_reported = true;
+                        sk.set_error(EPROTONOSUPPORT);
+                        sk.set_state(State::Close);
+                        changed = true;
+                        readable = true;
+                        writable = true;
+                    }
+                }
                 _ => {}
             }
         }
@@ -216,6 +243,15 @@ impl ConnState {
         if changed {
             sk.state_change();
         }
+    }
+
+    /// Whether close(2) has nothing left to deliver: the connection is over,
+    /// never got to send data, or the peer acknowledged every stream byte
+    /// written.
+    pub(crate) fn delivered(&self) -> bool {
+        self.conn.is_closed()
+            || !self.conn.is_handshake_complete()
+            || self.conn.streams().budget().used() == 0
     }
 
     /// The server's handshake is over (done or failed): the router stops
@@ -259,14 +295,20 @@ impl ConnState {
     }
 
     /// Closes the connection for close(2): sends CONNECTION_CLOSE with the
-    /// application error `code` (or a transport NO_ERROR during the
-    /// handshake, RFC 9000 §10.2.3) and lets go of it. The endpoint
-    /// forgets it; a peer that keeps sending gets stateless resets.
-    pub(crate) fn close(mut self, sk: &ProtoSock<Quic>, code: u64, reason: &[u8]) {
+    /// error `code` of `QUIC_SOCKOPT_CONNECTION_CLOSE` and lets go of it.
+    /// The endpoint forgets it; a peer that keeps sending gets stateless
+    /// resets.
+    ///
+    /// A TLS failure (0x100 + alert, RFC 9001 §4.8) is a transport error;
+    /// any other code is the application's, which cannot be sent before
+    /// the handshake completes (RFC 9000 §10.2.3): NO_ERROR goes instead.
+    pub(crate) fn close(mut self, sk: &ProtoSock<Quic>, code: u64, frame: u64, reason: &[u8]) {
         let now = clock::now();
-        let application = self.conn.is_handshake_complete();
-        let code = if application { code } else { 0 };
-        self.conn.close(now, code, 0, reason, application);
+        let crypto = (0x100..0x200).contains(&code);
+        let application = !crypto && self.conn.is_handshake_complete();
+        let code = if application || crypto { code } else { 0 };
+        let frame = if application { 0 } else { frame };
+        self.conn.close(now, code, frame, reason, application);
         self.close_reported = true;
         self.transmit(now);
         self.handshake_over();

@@ -258,6 +258,9 @@ fn send_stream(sk: &ProtoSock<Quic>, msg: &mut SendMsg<'_>, id: i64, sflags: u32
         let waited = guard.wait(&mut timeo, |_| {
             let mut slot = sk.data().conn.lock();
             let state = (*slot).as_mut().ok_or(ENOTCONN)?;
+            if let Some(e) = sk.take_error() {
+                return Err(e);
+            }
             if state.conn.is_closed() {
                 return Err(EPIPE);
             }
@@ -293,11 +296,12 @@ fn read_one(sk: &ProtoSock<Quic>, buf: &mut [u8]) -> Result<Option<Got>> {
         state.flush(sk, now);
         return Ok(got);
     }
+    // What is left to read went first; then the error, once.
+    if let Some(e) = sk.take_error() {
+        return Err(e);
+    }
     if state.conn.is_closed() {
-        return match sk.take_error() {
-            Some(e) => Err(e),
-            None => Ok(Some(Got::Eof)),
-        };
+        return Ok(Some(Got::Eof));
     }
     Ok(None)
 }
@@ -345,7 +349,7 @@ pub(crate) fn recv(sk: &ProtoSock<Quic>, msg: &mut RecvMsg<'_>, flags: u32) -> R
         }
         let waited = guard.wait(&mut timeo, |_| {
             let mut slot = sk.data().conn.lock();
-            Ok((*slot).as_mut().is_none_or(|s| readable(&mut s.conn)))
+            Ok(sk.has_error() || (*slot).as_mut().is_none_or(|s| readable(&mut s.conn)))
         });
         match waited {
             Ok(()) => {}

@@ -27,6 +27,12 @@ module! {
     authors: ["Linux QUIC developers"],
     description: "QUIC protocol (RFC 9000)",
     license: "GPL",
+    params: {
+        spin_bit: bool {
+            default: true,
+            description: "Take part in the latency spin bit (RFC 9000 section 17.4)",
+        },
+    },
 }
 
 #[pin_data]

@@ -32,7 +32,7 @@ use kernel::{
         addr::SocketAddr,
         msg::{RecvMsg, SendMsg},
         protocol::{poll, InetProtocol, NewSock, ProtoSock},
-        sock::{Sock, State},
+        sock::{Sock, State, Timeout},
         sockopt::{GetValue, SetValue},
     },
     new_mutex, new_spinlock_bh,
@@ -110,6 +110,10 @@ impl Inner {
         let mut config = crate::protocol::connection::Config::new();
         config.transport = self.transport;
         config.cid_len = LOCAL_CID_LEN;
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-17.4
+        //# Implementations MUST allow administrators of clients and servers to
+        //# disable the spin bit either globally or on a per-connection basis.
+        config.spin_bit = crate::module_parameters::spin_bit.value();
         self.config.apply(&mut config)?;
         Ok(config)
     }
@@ -155,6 +159,39 @@ impl Quic {
     }
 }
 
+/// How long close(2) waits for stream data in flight to be acknowledged
+/// before it sends CONNECTION_CLOSE.
+const LINGER_MS: u32 = 5000;
+
+/// How often close(2) looks again (acknowledgments wake nobody).
+const LINGER_STEP_MS: u32 = 10;
+
+impl Quic {
+    /// Lets the peer acknowledge the stream data written before close(2),
+    /// as TCP delivers what was written before a close: for up to
+    /// [`LINGER_MS`], less on a signal.
+    fn linger(sk: &ProtoSock<Self>) {
+        let delivered = || {
+            (*sk.data().conn.lock())
+                .as_ref()
+                .is_none_or(ConnState::delivered)
+        };
+        let mut guard = sk.lock();
+        for _ in 0..LINGER_MS / LINGER_STEP_MS {
+            if delivered() {
+                return;
+            }
+            let mut step = Timeout::from_millis(LINGER_STEP_MS);
+            match guard.wait(&mut step, |_| Ok(delivered())) {
+                Ok(()) => return,
+                Err(e) if e == ETIMEDOUT => {}
+                // A signal, or no wait queue (an unaccepted child).
+                Err(_) => return,
+            }
+        }
+    }
+}
+
 /// A peer address as the core and the receive path see it: IPv4 for a
 /// v4-mapped IPv6 address.
 fn canonical(addr: &SocketAddr) -> SocketAddr {
@@ -178,11 +215,12 @@ impl InetProtocol for Quic {
     }
 
     fn close(sk: &ProtoSock<Self>) {
+        Self::linger(sk);
         let mut inner = sk.data().inner.lock();
         let state = sk.data().conn.lock().take();
         if let Some(state) = state {
-            let (code, reason) = inner.close.application();
-            state.close(sk, code, reason);
+            let c = &inner.close;
+            state.close(sk, c.errcode.into(), c.frame.into(), &c.phrase);
         }
         let listener = inner.listener.take();
         if let (Some(h), Some(t)) = (listener, inner.tunnel.as_ref()) {

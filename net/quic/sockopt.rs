@@ -271,11 +271,6 @@ impl CloseInfo {
         b[8..8 + n].copy_from_slice(&phrase[..n]);
         b
     }
-
-    /// The application error code and reason close(2) sends.
-    pub(crate) fn application(&self) -> (u64, &[u8]) {
-        (self.errcode.into(), &self.phrase)
-    }
 }
 
 /// The ALPN option an accepted socket reports: the protocol its listener
@@ -445,7 +440,9 @@ pub(crate) fn get(sk: &ProtoSock<Quic>, name: i32, val: &mut GetValue<'_>) -> Re
                 .conn
                 .lock()
                 .as_ref()
-                .map_or(config.version(), |s| s.conn.version().0);
+                .map_or(config.version(), |s| {
+                    s.offered_version.unwrap_or(s.conn.version().0)
+                });
             val.write(&config.encode(version))
         }
         uapi::QUIC_SOCKOPT_TOKEN => {

@@ -61,9 +61,9 @@ mod tests {
     #[test]
     fn zero_seed_is_replaced() {
         let mut r = XorShift64::new(0);
-        assert!((r.next_u64() != 0));
+        assert!(r.next_u64() != 0);
         assert_eq!(r.below(0), 0);
-        assert!((r.below(10) < 10));
+        assert!(r.below(10) < 10);
     }
 
     #[test]

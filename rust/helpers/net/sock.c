@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/hrtimer.h>
 #include <linux/security.h>
 #include <linux/signal.h>
 #include <linux/sockptr.h>
 #include <net/sock.h>
 
 #ifdef CONFIG_NET
+
+/* The protocol timer of a socket (rust/kernel/net/protocol/timer.rs). */
+__rust_helper bool rust_helper_hrtimer_is_queued(struct hrtimer *timer)
+{
+	return hrtimer_is_queued(timer);
+}
 
 __rust_helper void rust_helper_sock_hold(struct sock *sk)
 {

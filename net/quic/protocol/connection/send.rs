@@ -722,7 +722,7 @@ mod tests {
             s.handle_timeout(now);
         }
         // The first challenge to the old address, and resends.
-        assert!((to_old >= 2));
+        assert!(to_old >= 2);
         Ok(())
     }
 }

@@ -85,13 +85,21 @@ impl<T: InetProtocol> ProtoSock<T> {
         let sk = self.as_raw();
         let after = after.as_nanos().max(0);
         let _serialise = self.bh_lock();
-        // SAFETY: The timer was set up at creation (`T::HAS_TIMER`). A timer
-        // dequeued here (1) passes its reference on to the new expiry; one
-        // that was idle (0) or running its callback (-1, which drops its own
-        // reference) needs a new one. The BH lock keeps other arming and
-        // stopping out between the two calls.
+        // SAFETY: The timer was set up at creation (`T::HAS_TIMER`). Every
+        // queued expiry holds one reference. One dequeued here (1) passes it
+        // on to the new expiry. While the callback runs (-1, and the
+        // callback drops the reference of its own expiry), the timer may
+        // have been queued again, with a reference that the new expiry,
+        // replacing it, takes over; otherwise a new reference is needed, as
+        // for an idle timer (0). The BH lock keeps other arming and stopping
+        // out, so the queued state cannot change in between.
         unsafe {
-            if bindings::hrtimer_try_to_cancel(timer) != 1 {
+            let dequeued = match bindings::hrtimer_try_to_cancel(timer) {
+                1 => true,
+                -1 => bindings::hrtimer_is_queued(timer),
+                _ => false,
+            };
+            if !dequeued {
                 bindings::sock_hold(sk);
             }
             bindings::hrtimer_start_range_ns(timer, after, 0, MODE);
@@ -107,7 +115,10 @@ impl<T: InetProtocol> ProtoSock<T> {
         let timer = self.timer_ptr();
         let stopped = {
             let _serialise = self.bh_lock();
-            // SAFETY: Set up at creation; serialised as in `set_timer`.
+            // SAFETY: Set up at creation; serialised as in `set_timer`. A
+            // timer queued again while its callback runs cannot be dequeued
+            // until the callback is done: that expiry fires later and drops
+            // its own reference.
             unsafe { bindings::hrtimer_try_to_cancel(timer) == 1 }
         };
         if stopped {

@@ -69,6 +69,10 @@ fn server(args: &[String]) -> Result<()> {
                 }
             };
             if sid < 0 {
+                if n == 0 {
+                    // End of file: the client closed.
+                    break;
+                }
                 continue;
             }
             let fin = flags & MSG_QUIC_STREAM_FIN;
@@ -130,6 +134,9 @@ fn client(args: &[String]) -> Result<()> {
     let mut buf = vec![0u8; 65536];
     loop {
         let (n, sid, flags) = sock.recv_stream(&mut buf, 0)?;
+        if n == 0 && sid < 0 {
+            return Err("the server closed before the whole echo came back".into());
+        }
         if sid == 0 {
             echo.extend_from_slice(&buf[..n]);
             if flags & MSG_QUIC_STREAM_FIN != 0 {
