@@ -317,6 +317,20 @@ impl ConnState {
     }
 }
 
+/// Runs `f` on the socket's connection (`ENOTCONN` without one), then
+/// flushes it.
+pub(crate) fn with_conn<T>(
+    sk: &ProtoSock<Quic>,
+    f: impl FnOnce(&mut ConnState, Instant) -> Result<T>,
+) -> Result<T> {
+    let now = clock::now();
+    let mut slot = sk.data().conn.lock();
+    let state = (*slot).as_mut().ok_or(ENOTCONN)?;
+    let r = f(state, now);
+    state.flush(sk, now);
+    r
+}
+
 /// Delivers a datagram the endpoint routed to `sk`'s connection.
 pub(crate) fn deliver(sk: &ProtoSock<Quic>, skb: SkBuff, info: &RecvInfo) {
     let now = clock::now();

@@ -15,7 +15,7 @@
 
 use crate::{
     clock,
-    conn::{ConnState, QuicConnection},
+    conn::{with_conn, ConnState, QuicConnection},
     protocol::{
         connection::{tls::TlsError, DatagramError},
         crypto::Level,
@@ -169,19 +169,6 @@ fn copy_in(msg: &mut SendMsg<'_>, max: usize) -> Result<KVec<u8>> {
         return Err(EFAULT);
     }
     Ok(buf)
-}
-
-/// Runs `f` on the socket's connection, then flushes it.
-fn with_conn<T>(
-    sk: &ProtoSock<Quic>,
-    f: impl FnOnce(&mut ConnState, Instant) -> Result<T>,
-) -> Result<T> {
-    let now = clock::now();
-    let mut slot = sk.data().conn.lock();
-    let state = (*slot).as_mut().ok_or(ENOTCONN)?;
-    let r = f(state, now);
-    state.flush(sk, now);
-    r
 }
 
 fn send_handshake(sk: &ProtoSock<Quic>, msg: &mut SendMsg<'_>, level: Level) -> Result<usize> {

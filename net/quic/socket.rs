@@ -23,7 +23,7 @@ use crate::{
     crypto::KernelCrypto,
     endpoint::{ConnIds, Handle, LOCAL_CID_LEN},
     message,
-    protocol::{connection::Incoming, endpoint::alpn::AlpnList},
+    protocol::endpoint::alpn::AlpnList,
     sockopt::{self, UapiConfig},
     tunnel::{Tunnel, TunnelRegistry},
 };
@@ -414,14 +414,7 @@ impl Quic {
         let child = sk.new_child()?;
         let endpoint = tunnel.endpoint();
         let new = request.new;
-        let incoming = Incoming {
-            version: new.version,
-            dcid: new.dcid,
-            scid: new.scid,
-            original_dcid: new.odcid,
-            retry_scid: new.retry_scid,
-            address_validated: new.address_validated,
-        };
+        let incoming = new.incoming();
         let now = clock::now();
         let ids = ConnIds::new(endpoint.ids().clone());
         let conn = QuicConnection::accept(

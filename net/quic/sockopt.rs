@@ -9,8 +9,7 @@
 //! take its lock and flush it like any other input.
 
 use crate::{
-    clock,
-    conn::ConnState,
+    conn::with_conn,
     protocol::{
         connection::{Config, Direction},
         crypto::{CipherSuite, HashAlgorithm, Level},
@@ -299,19 +298,6 @@ pub(crate) fn encode_stream_info(id: i64, value: u32) -> [u8; STREAM_INFO_LEN] {
     b[0..8].copy_from_slice(&id.to_ne_bytes());
     b[8..12].copy_from_slice(&value.to_ne_bytes());
     b
-}
-
-/// Runs `f` on the socket's connection, then flushes it.
-fn with_conn<T>(
-    sk: &ProtoSock<Quic>,
-    f: impl FnOnce(&mut ConnState, crate::protocol::time::Instant) -> Result<T>,
-) -> Result<T> {
-    let now = clock::now();
-    let mut slot = sk.data().conn.lock();
-    let state = (*slot).as_mut().ok_or(ENOTCONN)?;
-    let r = f(state, now);
-    state.flush(sk, now);
-    r
 }
 
 /// `setsockopt(SOL_QUIC, name)`.

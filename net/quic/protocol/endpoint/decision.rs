@@ -69,6 +69,20 @@ pub struct NewConnection<L> {
     pub pending: Option<PendingId>,
 }
 
+impl<L> NewConnection<L> {
+    /// What `Connection::accept` needs from the decision.
+    pub fn incoming(&self) -> crate::protocol::connection::Incoming {
+        crate::protocol::connection::Incoming {
+            version: self.version,
+            dcid: self.dcid,
+            scid: self.scid,
+            original_dcid: self.odcid,
+            retry_scid: self.retry_scid,
+            address_validated: self.address_validated,
+        }
+    }
+}
+
 /// A Retry to send ([`crate::protocol::endpoint::response::write_retry`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryRequest {

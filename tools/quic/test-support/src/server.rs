@@ -48,7 +48,7 @@ use quic_host_crypto::{Aead, RustCrypto};
 use quic_protocol::protocol::ack::EcnCodepoint;
 use quic_protocol::protocol::cid::local::RouteChange;
 use quic_protocol::protocol::cid::{ConnectionId, Generator};
-use quic_protocol::protocol::connection::{Config, Incoming};
+use quic_protocol::protocol::connection::Config;
 use quic_protocol::protocol::crypto::{CipherSuite, Iv, Provider};
 use quic_protocol::protocol::endpoint::alpn::AlpnList;
 use quic_protocol::protocol::endpoint::demux::{Decision, NewConnection, Router, RouterConfig};
@@ -335,14 +335,7 @@ impl Server {
     /// Creates the connection `new` describes and routes its first packets
     /// to it.
     fn accept(&mut self, now: Instant, local: SocketAddr, new: &NewConnection<u8>) -> Handle {
-        let incoming = Incoming {
-            version: new.version,
-            dcid: new.dcid,
-            scid: new.scid,
-            original_dcid: new.odcid,
-            retry_scid: new.retry_scid,
-            address_validated: new.address_validated,
-        };
+        let incoming = new.incoming();
         let ep = Endpoint::accept(
             self.config,
             self.gen.fork(),

@@ -24,13 +24,7 @@
 #include <linux/quic.h>
 
 #include "../../kselftest_harness.h"
-
-#ifndef IPPROTO_QUIC
-#define IPPROTO_QUIC 261
-#endif
-#ifndef SOL_QUIC
-#define SOL_QUIC 288
-#endif
+#include "quic_util.h"
 
 #define QUIC_V1 0x00000001
 #define QUIC_V2 0x6b3343cf
@@ -58,23 +52,6 @@ FIXTURE_VARIANT_ADD(endpoint, ipv4) { .family = AF_INET, .listen = 1 };
 FIXTURE_VARIANT_ADD(endpoint, ipv6) { .family = AF_INET6, .listen = 1 };
 FIXTURE_VARIANT_ADD(endpoint, ipv4_not_listening) { .family = AF_INET, .listen = 0 };
 
-static socklen_t loopback(int family, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		return sizeof(*sin);
-	}
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_addr = in6addr_loopback;
-	return sizeof(*sin6);
-}
-
 FIXTURE_SETUP(endpoint)
 {
 	struct sockaddr_storage any;
@@ -82,7 +59,7 @@ FIXTURE_SETUP(endpoint)
 
 	self->quic = socket(variant->family, SOCK_DGRAM, IPPROTO_QUIC);
 	ASSERT_LE(0, self->quic) TH_LOG("socket: %s", strerror(errno));
-	self->peer.len = loopback(variant->family, &self->peer.addr);
+	self->peer.len = quic_loopback(variant->family, &self->peer.addr);
 	ASSERT_EQ(0, bind(self->quic, (struct sockaddr *)&self->peer.addr, self->peer.len))
 		TH_LOG("bind: %s", strerror(errno));
 	ASSERT_EQ(0, getsockname(self->quic, (struct sockaddr *)&self->peer.addr,
@@ -93,7 +70,7 @@ FIXTURE_SETUP(endpoint)
 
 	self->peer.udp = socket(variant->family, SOCK_DGRAM, IPPROTO_UDP);
 	ASSERT_LE(0, self->peer.udp);
-	any_len = loopback(variant->family, &any);
+	any_len = quic_loopback(variant->family, &any);
 	ASSERT_EQ(0, bind(self->peer.udp, (struct sockaddr *)&any, any_len));
 }
 

@@ -25,13 +25,7 @@
 #include <linux/quic.h>
 
 #include "../../kselftest_harness.h"
-
-#ifndef IPPROTO_QUIC
-#define IPPROTO_QUIC 261
-#endif
-#ifndef SOL_QUIC
-#define SOL_QUIC 288
-#endif
+#include "quic_util.h"
 
 #define TLS_CIPHER_AES_GCM_128 51
 #define CLIENT_FINISHED "client finished"
@@ -54,23 +48,6 @@ FIXTURE_VARIANT(conn) {
 FIXTURE_VARIANT_ADD(conn, ipv4) { .family = AF_INET };
 FIXTURE_VARIANT_ADD(conn, ipv6) { .family = AF_INET6 };
 
-static socklen_t loopback(int family, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		return sizeof(*sin);
-	}
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_addr = in6addr_loopback;
-	return sizeof(*sin6);
-}
-
 static int timeouts(int fd)
 {
 	struct timeval tv = { .tv_sec = 5 };
@@ -84,7 +61,7 @@ FIXTURE_SETUP(conn)
 	self->p.server = -1;
 	self->p.listener = socket(variant->family, SOCK_STREAM, IPPROTO_QUIC);
 	ASSERT_LE(0, self->p.listener) TH_LOG("socket: %s", strerror(errno));
-	self->p.len = loopback(variant->family, &self->p.addr);
+	self->p.len = quic_loopback(variant->family, &self->p.addr);
 	ASSERT_EQ(0, bind(self->p.listener, (struct sockaddr *)&self->p.addr, self->p.len));
 	ASSERT_EQ(0, getsockname(self->p.listener, (struct sockaddr *)&self->p.addr, &self->p.len));
 	ASSERT_EQ(0, setsockopt(self->p.listener, SOL_QUIC, QUIC_SOCKOPT_ALPN, "smb", 3));

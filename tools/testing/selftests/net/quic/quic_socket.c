@@ -21,13 +21,7 @@
 #include <linux/quic.h>
 
 #include "../../kselftest_harness.h"
-
-#ifndef IPPROTO_QUIC
-#define IPPROTO_QUIC 261
-#endif
-#ifndef SOL_QUIC
-#define SOL_QUIC 288
-#endif
+#include "quic_util.h"
 
 FIXTURE(quic) {
 	int fd;
