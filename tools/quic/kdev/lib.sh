@@ -20,6 +20,9 @@ SRC_ROOT="${QUIC_SRC:-$QUIC_WORK/src}"
 TREE="$QUIC_WORK/tree"
 BUILD="$QUIC_WORK/build"
 RESULTS="$QUIC_WORK/results"
+# The work directory exists even when the toolchain and source live
+# elsewhere.
+mkdir -p "$QUIC_WORK"
 
 # Kernel build environment: Debian's rustc-web with its matching std source,
 # clang/LLVM 19, bindgen 0.72 from crates.io. rustup's toolchain must not be
