@@ -73,6 +73,8 @@ pub(crate) struct ConnState {
     /// The stream sendmsg(2) wrote to last: where data without
     /// `QUIC_STREAM_INFO` goes.
     pub(crate) last_stream: Option<crate::protocol::stream::StreamId>,
+    /// An empty transmit buffer left over from the last flush.
+    spare: Option<SkBuff>,
     /// The version a Version Negotiation packet offered, which
     /// getsockopt(`QUIC_SOCKOPT_CONFIG`) reports.
     pub(crate) offered_version: Option<u32>,
@@ -96,6 +98,7 @@ impl ConnState {
             app_secrets: [false; 2],
             close_reported: false,
             last_stream: None,
+            spare: None,
             offered_version: None,
         }
     }
@@ -161,14 +164,23 @@ impl ConnState {
     /// Sends the connection's datagrams through the tunnel.
     fn transmit(&mut self, now: Instant) {
         for _ in 0..MAX_TRANSMITS {
-            let Ok(mut skb) = SkBuff::alloc(TX_HEADROOM, MAX_DATAGRAM, GFP_ATOMIC) else {
-                return;
+            let mut skb = match self.spare.take() {
+                Some(skb) => skb,
+                None => match SkBuff::alloc(TX_HEADROOM, MAX_DATAGRAM, GFP_ATOMIC) {
+                    Ok(skb) => skb,
+                    Err(_) => return,
+                },
             };
             let Ok(buf) = skb.put(MAX_DATAGRAM) else {
                 return;
             };
             let Some(t) = self.conn.poll_transmit(now, buf) else {
-                skb.consume();
+                // Most flushes end here (an ACK-only input, a timer with
+                // nothing due): keep the buffer for the next one rather
+                // than allocate and free one per received packet.
+                if skb.trim(0).is_ok() {
+                    self.spare = Some(skb);
+                }
                 return;
             };
             if skb.trim(t.len).is_err() {
